@@ -1,0 +1,82 @@
+"""Hyper-parameters of the VLN agent."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class AgentConfig:
+    """Sizes of the VLN agent. Defaults are small so a 2-core CPU trains quickly."""
+
+    vocab_size: int
+    """Number of word ids (``len(vocabulary)``, including ``<pad>`` and ``<unk>``)."""
+
+    num_actions: int
+    """Number of discrete actions; id ``num_actions`` means "no previous action"."""
+
+    image_shape: tuple[int, int, int] = (64, 64, 3)
+    """(H, W, 3) of the uint8 camera frames."""
+
+    embed_dim: int = 32
+    """Word embedding size."""
+
+    text_hidden: int = 64
+    """Units of the instruction LSTM (per direction)."""
+
+    bidirectional: bool = False
+    """Run the instruction LSTM in both directions (word features are 2*text_hidden)."""
+
+    rnn: str = "lstm"
+    """Recurrent policy cell: "lstm" or "gru"."""
+
+    hidden: int = 128
+    """Units of the recurrent policy cell (and of the visual feature vector)."""
+
+    conv_filters: tuple[int, ...] = (16, 32, 32)
+    """Filters of the three convolutions (5x5/2, 3x3/2, 3x3/2) of the visual encoder."""
+
+    attention_dim: int = 64
+    """Size of the additive attention over words."""
+
+    action_embed: int = 16
+    """Embedding size of the previous action."""
+
+    def __post_init__(self) -> None:
+        # JSON round trips turn tuples into lists; normalise so configs compare equal.
+        self.image_shape = tuple(int(v) for v in self.image_shape)
+        self.conv_filters = tuple(int(v) for v in self.conv_filters)
+        if self.rnn not in ("lstm", "gru"):
+            raise ValueError(f"AgentConfig.rnn must be 'lstm' or 'gru', got {self.rnn!r}")
+        if len(self.image_shape) != 3 or self.image_shape[2] != 3:
+            raise ValueError(f"AgentConfig.image_shape must be (H, W, 3), got {self.image_shape}")
+        if len(self.conv_filters) != 3:
+            raise ValueError(f"AgentConfig.conv_filters needs 3 entries, got {self.conv_filters}")
+        if self.vocab_size < 2 or self.num_actions < 1:
+            raise ValueError(
+                f"AgentConfig needs vocab_size >= 2 and num_actions >= 1, got "
+                f"{self.vocab_size}, {self.num_actions}"
+            )
+
+    @property
+    def word_dim(self) -> int:
+        """Size of the per-word features (doubled when bidirectional)."""
+        return self.text_hidden * (2 if self.bidirectional else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        d["image_shape"] = list(self.image_shape)
+        d["conv_filters"] = list(self.conv_filters)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "AgentConfig":
+        """Inverse of ``to_dict``; unknown keys raise ValueError so mismatches are loud."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown AgentConfig fields: {sorted(unknown)}")
+        return cls(**d)

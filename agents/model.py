@@ -1,0 +1,478 @@
+"""The VLN agent: instruction encoder, FiLM-conditioned visual encoder, attentive
+recurrent policy with value head; whole-sequence and single-step entry points that
+share weights; loss, training step, save and load.
+
+Everything here is Keras 3 (``keras.ops`` / ``keras.layers``) so the same code runs on
+the TensorFlow and JAX backends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, Mapping
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from agents.config import AgentConfig
+from agents.layers import film, masked_mean, masked_softmax
+from vln.tokenizer import PAD_ID, Vocabulary
+
+# Names of the whole-sequence call's inputs (anything else in a batch is ignored).
+SEQUENCE_INPUTS = ("tokens", "images", "prev_actions", "state_h", "state_c")
+
+
+class _Cache:
+    """Plain holder for the compiled helper models.
+
+    Keras tracks Layers, lists and dicts assigned to a model; a plain object is not
+    tracked, so the helper models' (shared) weights are not saved a second time.
+    """
+
+    def __init__(self) -> None:
+        self.encode_model: keras.Model | None = None
+        self.step_model: keras.Model | None = None
+
+
+@keras.saving.register_keras_serializable(package="vln")
+class VLNAgent(keras.Model):
+    """Vision-and-language navigation agent (see the "Agent contract" in DESIGN.md).
+
+    Entry points (all share the same weights):
+
+    * ``agent(inputs)`` / ``sequence_forward(batch)``: teacher-forced whole sequence.
+      inputs: ``tokens`` (B, L) int32, ``images`` (B, T, H, W, 3) uint8,
+      ``prev_actions`` (B, T) int32 (``num_actions`` = no previous action),
+      ``state_h``/``state_c`` (B, hidden) float32. Outputs: ``logits`` (B, T, A),
+      ``value`` (B, T), ``attention`` (B, T, L), final ``state_h``/``state_c``.
+    * ``encode_instruction(tokens)`` then ``step(enc, images, prev_actions, state)``:
+      one compiled step for a batch of rollouts.
+    """
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        vocab: Vocabulary | None = None,
+        name: str = "vln_agent",
+        **kwargs: Any,
+    ) -> None:
+        """Create (and build) an agent.
+
+        Args:
+            config: the sizes; ``config.vocab_size`` must equal ``len(vocab)`` when a
+                vocabulary is given.
+            vocab: the instruction vocabulary, saved inside the ``.keras`` file.
+            name: Keras model name.
+        """
+        super().__init__(name=name, **kwargs)
+        if isinstance(config, Mapping):
+            config = AgentConfig.from_dict(dict(config))
+        if vocab is not None and len(vocab) != config.vocab_size:
+            raise ValueError(
+                f"AgentConfig.vocab_size={config.vocab_size} but the vocabulary has "
+                f"{len(vocab)} entries"
+            )
+        self.config = config
+        self.vocab = vocab
+        cfg = config
+        f1, f2, f3 = cfg.conv_filters
+
+        # Instruction encoder. Padding is handled by an explicit word mask (tokens != 0)
+        # passed to the LSTM, so padded steps never touch the recurrent state.
+        self.word_embedding = layers.Embedding(cfg.vocab_size, cfg.embed_dim, name="word_embedding")
+        text_rnn = layers.LSTM(cfg.text_hidden, return_sequences=True, name="text_lstm")
+        self.text_rnn = layers.Bidirectional(text_rnn, name="text_bilstm") if cfg.bidirectional else text_rnn
+
+        # Visual encoder: three strided convs, FiLM from the instruction summary, dense.
+        self.conv1 = layers.Conv2D(f1, 5, strides=2, padding="same", activation="relu", name="conv1")
+        self.conv2 = layers.Conv2D(f2, 3, strides=2, padding="same", activation="relu", name="conv2")
+        self.conv3 = layers.Conv2D(f3, 3, strides=2, padding="same", name="conv3")
+        self.film_params = layers.Dense(2 * f3, kernel_initializer="zeros", name="film")
+        self.visual_dense = layers.Dense(cfg.hidden, activation="relu", name="visual_dense")
+
+        # Recurrent policy with additive attention over the words.
+        self.action_embedding = layers.Embedding(cfg.num_actions + 1, cfg.action_embed, name="action_embedding")
+        self.att_key = layers.Dense(cfg.attention_dim, name="att_key")
+        self.att_query = layers.Dense(cfg.attention_dim, use_bias=False, name="att_query")
+        self.att_score = layers.Dense(1, use_bias=False, name="att_score")
+        if cfg.rnn == "lstm":
+            self.cell = layers.LSTMCell(cfg.hidden, name="policy_lstm")
+        else:
+            self.cell = layers.GRUCell(cfg.hidden, name="policy_gru")
+        self.policy_head = layers.Dense(cfg.num_actions, name="policy_head")
+        self.value_head = layers.Dense(1, name="value_head")
+
+        # Loss settings (set by compile_for_training) and their trackers.
+        self.value_coef = 0.5
+        self.entropy_coef = 0.01
+        self.policy_loss_tracker = keras.metrics.Mean(name="policy_loss")
+        self.value_loss_tracker = keras.metrics.Mean(name="value_loss")
+        self.entropy_tracker = keras.metrics.Mean(name="entropy")
+        self._fns = _Cache()
+
+        # Layers used inside the scanned loop must exist before the loop is traced
+        # (creating variables inside a while-loop / lax.scan is not allowed).
+        self.att_query.build((None, cfg.hidden))
+        self.att_score.build((None, cfg.attention_dim))
+        self.cell.build((None, cfg.hidden + cfg.word_dim + cfg.action_embed))
+        # One tiny eager call builds everything else, so weights can be loaded at once.
+        self(self._dummy_inputs(1, 2, 1))
+
+    # ----------------------------------------------------------------- building blocks
+    def _dummy_inputs(self, batch: int, length: int, steps: int) -> dict[str, np.ndarray]:
+        h, w, _ = self.config.image_shape
+        return {
+            "tokens": np.ones((batch, length), np.int32),
+            "images": np.zeros((batch, steps, h, w, 3), np.uint8),
+            "prev_actions": np.full((batch, steps), self.config.num_actions, np.int32),
+            **{k: v for k, v in self.initial_state(batch).items()},
+        }
+
+    def _encode(self, tokens: Any) -> tuple[Any, Any, Any]:
+        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, D)."""
+        tokens = ops.cast(tokens, "int32")
+        mask = ops.not_equal(tokens, PAD_ID)
+        x = self.word_embedding(tokens)
+        words = self.text_rnn(x, mask=mask)
+        words = words * ops.cast(mask, words.dtype)[..., None]
+        return words, mask, masked_mean(words, mask)
+
+    def _visual(self, frames: Any, summary: Any) -> Any:
+        """frames (N, H, W, 3) uint8 and summary (N, D) -> visual features (N, hidden)."""
+        x = ops.cast(frames, "float32") / 255.0
+        x = self.conv3(self.conv2(self.conv1(x)))
+        x = ops.relu(film(x, self.film_params(summary)))
+        x = ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
+        return self.visual_dense(x)
+
+    def _attend(self, h: Any, words: Any, keys: Any, mask: Any) -> tuple[Any, Any]:
+        """Additive attention over words queried by ``h``: weights (B, L), context (B, D)."""
+        q = self.att_query(h)[:, None, :]
+        scores = ops.squeeze(self.att_score(ops.tanh(keys + q)), axis=-1)
+        weights = masked_softmax(scores, mask)
+        context = ops.sum(weights[..., None] * words, axis=1)
+        return weights, context
+
+    def _cell_step(self, h: Any, c: Any, vis: Any, act: Any, words: Any, keys: Any, mask: Any) -> tuple:
+        """One recurrent step; returns (h_t, c_t, context_t, attention_t)."""
+        weights, context = self._attend(h, words, keys, mask)
+        x = ops.concatenate([vis, context, act], axis=-1)
+        if self.config.rnn == "lstm":
+            h_new, (_, c_new) = self.cell(x, [h, c])
+        else:
+            h_new, _ = self.cell(x, [h])
+            c_new = c  # GRU has no cell state; passed through to keep one signature
+        return h_new, c_new, context, weights
+
+    def _heads(self, h: Any, context: Any) -> tuple[Any, Any]:
+        feat = ops.concatenate([h, context], axis=-1)
+        return self.policy_head(feat), ops.squeeze(self.value_head(feat), axis=-1)
+
+    # ------------------------------------------------------- entry point (a): sequence
+    def call(self, inputs: Mapping[str, Any], training: bool | None = None) -> dict[str, Any]:
+        """Teacher-forced pass over a whole sequence (see the class docstring)."""
+        h_img, w_img, _ = self.config.image_shape
+        words, mask, summary = self._encode(inputs["tokens"])
+        keys = self.att_key(words)
+
+        images = inputs["images"]
+        b, t = ops.shape(images)[0], ops.shape(images)[1]
+        # All T frames go through the CNN in one batched call.
+        frames = ops.reshape(images, (-1, h_img, w_img, 3))
+        summ = ops.reshape(
+            ops.broadcast_to(summary[:, None, :], (b, t, summary.shape[-1])), (-1, summary.shape[-1])
+        )
+        vis = ops.reshape(self._visual(frames, summ), (b, t, self.config.hidden))
+        act = self.action_embedding(ops.cast(inputs["prev_actions"], "int32"))
+
+        def body(carry, xs):
+            h, c, _, _ = carry
+            vis_t, act_t = xs[:, :hid], xs[:, hid:]
+            carry = self._cell_step(h, c, vis_t, act_t, words, keys, mask)
+            # Keras's TF scan requires ys to mirror the carry, so the per-step outputs
+            # (context, attention) ride along in the carry and ys = carry.
+            return carry, carry
+
+        init = (
+            ops.cast(inputs["state_h"], "float32"),
+            ops.cast(inputs["state_c"], "float32"),
+            ops.zeros_like(words[:, 0, :]),
+            ops.zeros_like(ops.cast(mask, "float32")),
+        )
+        # One xs tensor, not a tuple: Keras's TF scan fails on several xs when T is
+        # unknown at trace time (reduce_retracing makes it None).
+        hid = self.config.hidden
+        xs = ops.transpose(ops.concatenate([vis, act], axis=-1), (1, 0, 2))
+        (h_last, c_last, _, _), (hs, _, contexts, att) = ops.scan(body, init, xs)  # time-major
+        hs = ops.transpose(hs, (1, 0, 2))
+        contexts = ops.transpose(contexts, (1, 0, 2))
+        logits, value = self._heads(hs, contexts)
+        return {
+            "logits": logits,
+            "value": value,
+            "state_h": h_last,
+            "state_c": c_last,
+            "attention": ops.transpose(att, (1, 0, 2)),
+        }
+
+    def sequence_forward(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Compiled whole-sequence forward pass; returns numpy outputs incl. final states.
+
+        ``state_h``/``state_c`` default to zeros, so truncated BPTT can carry the
+        returned states into the next chunk. Extra keys in ``batch`` are ignored.
+        """
+        return self.predict_on_batch(self._sequence_inputs(batch))
+
+    def _sequence_inputs(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        missing = [k for k in ("tokens", "images", "prev_actions") if k not in batch]
+        if missing:
+            raise ValueError(f"batch is missing {missing}")
+        tokens = np.asarray(batch["tokens"], np.int32)
+        out = {
+            "tokens": tokens,
+            "images": np.asarray(batch["images"], np.uint8),
+            "prev_actions": np.asarray(batch["prev_actions"], np.int32),
+        }
+        zeros = self.initial_state(tokens.shape[0])
+        for k in ("state_h", "state_c"):
+            v = batch.get(k)
+            out[k] = zeros[k] if v is None else np.asarray(v, np.float32)
+        return out
+
+    # ----------------------------------------------------- entry point (b): one step
+    def initial_state(self, batch_size: int) -> dict[str, np.ndarray]:
+        """Zero recurrent state for ``batch_size`` episodes."""
+        z = np.zeros((batch_size, self.config.hidden), np.float32)
+        return {"state_h": z, "state_c": z.copy()}
+
+    def _encode_model(self) -> keras.Model:
+        if self._fns.encode_model is None:
+            tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+            words, mask, summary = self._encode(tokens)
+            self._fns.encode_model = keras.Model(
+                tokens,
+                {"words": words, "mask": ops.cast(mask, "float32"), "summary": summary},
+                name="encode_instruction",
+            )
+        return self._fns.encode_model
+
+    def _step_model(self) -> keras.Model:
+        if self._fns.step_model is None:
+            cfg = self.config
+            inp = {
+                "words": keras.Input(shape=(None, cfg.word_dim), name="words"),
+                "mask": keras.Input(shape=(None,), name="mask"),
+                "summary": keras.Input(shape=(cfg.word_dim,), name="summary"),
+                "image": keras.Input(shape=cfg.image_shape, dtype="uint8", name="image"),
+                "prev_action": keras.Input(shape=(), dtype="int32", name="prev_action"),
+                "state_h": keras.Input(shape=(cfg.hidden,), name="state_h"),
+                "state_c": keras.Input(shape=(cfg.hidden,), name="state_c"),
+            }
+            mask = ops.greater(inp["mask"], 0.5)
+            vis = self._visual(inp["image"], inp["summary"])
+            act = self.action_embedding(inp["prev_action"])
+            keys = self.att_key(inp["words"])
+            h, c, context, weights = self._cell_step(
+                inp["state_h"], inp["state_c"], vis, act, inp["words"], keys, mask
+            )
+            logits, value = self._heads(h, context)
+            out = {"logits": logits, "value": value, "attention": weights, "state_h": h, "state_c": c}
+            self._fns.step_model = keras.Model(inp, out, name="step")
+        return self._fns.step_model
+
+    def encode_instruction(self, tokens: Any) -> dict[str, np.ndarray]:
+        """Encode a batch of instructions once per episode (compiled).
+
+        Returns numpy ``words`` (B, L, D), ``mask`` (B, L) float32 (1 on real words)
+        and ``summary`` (B, D), to be passed to every ``step`` of the episode.
+        """
+        return self._encode_model().predict_on_batch(np.asarray(tokens, np.int32))
+
+    def step(
+        self,
+        enc: Mapping[str, Any],
+        images: Any,
+        prev_actions: Any,
+        state: Mapping[str, Any],
+    ) -> dict[str, np.ndarray]:
+        """One compiled policy step for a batch of episodes.
+
+        Args:
+            enc: output of ``encode_instruction``.
+            images: (B, H, W, 3) uint8 current frames.
+            prev_actions: (B,) int32 previous actions (``num_actions`` at t=0).
+            state: ``{"state_h", "state_c"}`` (B, hidden), e.g. ``initial_state(B)``.
+
+        Returns:
+            numpy ``logits`` (B, A), ``value`` (B,), ``attention`` (B, L) and the new
+            ``state_h``/``state_c``.
+        """
+        x = {
+            "words": np.asarray(enc["words"], np.float32),
+            "mask": np.asarray(enc["mask"], np.float32),
+            "summary": np.asarray(enc["summary"], np.float32),
+            "image": np.asarray(images, np.uint8),
+            "prev_action": np.asarray(prev_actions, np.int32),
+            "state_h": np.asarray(state["state_h"], np.float32),
+            "state_c": np.asarray(state["state_c"], np.float32),
+        }
+        return self._step_model().predict_on_batch(x)
+
+    # ------------------------------------------------------------------------ training
+    def compile_for_training(
+        self,
+        learning_rate: float = 1e-3,
+        clipnorm: float | None = 1.0,
+        value_coef: float = 0.5,
+        entropy_coef: float = 0.01,
+        jit_compile: bool | str = "auto",
+    ) -> None:
+        """Compile with Adam, gradient clipping by global norm and the VLN loss.
+
+        Call again to change the coefficients (they are baked into the compiled step).
+        """
+        self.value_coef = float(value_coef)
+        self.entropy_coef = float(entropy_coef)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clipnorm)
+        self.compile(optimizer=optimizer, jit_compile=jit_compile)
+
+    def compute_loss(
+        self,
+        x: Any = None,
+        y: Any = None,
+        y_pred: Any = None,
+        sample_weight: Any = None,
+        training: bool = True,
+    ) -> Any:
+        """Weighted cross-entropy policy loss - entropy bonus + masked value regression.
+
+        ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask``
+        (all (B, T)). Imitation: weight 1 on expert labels; REINFORCE: the advantage.
+        """
+        logits = y_pred["logits"]
+        value = y_pred["value"]
+        num_actions = self.config.num_actions
+        # Clip so padded steps holding e.g. -1 stay valid indices (their weight is 0).
+        actions = ops.clip(ops.cast(y["actions"], "int32"), 0, num_actions - 1)
+        weights = ops.cast(y["weights"], "float32")
+        mask = ops.cast(y["mask"], "float32")
+        returns = ops.cast(y["returns"], "float32")
+        value_mask = ops.cast(y["value_mask"], "float32")
+
+        logp = ops.log_softmax(logits, axis=-1)
+        ce = -ops.sum(ops.one_hot(actions, num_actions) * logp, axis=-1)
+        entropy_t = -ops.sum(ops.exp(logp) * logp, axis=-1)
+        steps = ops.maximum(ops.sum(mask), 1.0)
+        policy_loss = ops.sum(weights * ce) / steps
+        entropy = ops.sum(mask * entropy_t) / steps
+        value_loss = self.value_coef * ops.sum(value_mask * ops.square(value - returns)) / ops.maximum(
+            ops.sum(value_mask), 1.0
+        )
+        total = policy_loss - self.entropy_coef * entropy + value_loss
+
+        self.policy_loss_tracker.update_state(policy_loss)
+        self.value_loss_tracker.update_state(value_loss)
+        self.entropy_tracker.update_state(entropy)
+        return total
+
+    def train_batch(self, batch: Mapping[str, Any]) -> dict[str, float]:
+        """One compiled gradient step on ``batch`` (see ``compute_loss``).
+
+        Returns floats ``loss`` (total), ``policy_loss`` (weighted CE, without the
+        entropy bonus), ``value_loss`` (already times value_coef) and ``entropy``.
+        """
+        if self.optimizer is None:
+            raise RuntimeError("call compile_for_training() before train_batch()")
+        x = self._sequence_inputs(batch)
+        shape = x["prev_actions"].shape
+        zeros = np.zeros(shape, np.float32)
+        y = {
+            "actions": np.asarray(batch["actions"], np.int32),
+            "weights": np.asarray(batch["weights"], np.float32),
+            "mask": np.asarray(batch["mask"], np.float32),
+            "returns": np.asarray(batch["returns"], np.float32) if batch.get("returns") is not None else zeros,
+            "value_mask": np.asarray(batch["value_mask"], np.float32)
+            if batch.get("value_mask") is not None
+            else zeros,
+        }
+        logs = self.train_on_batch(x, y, return_dict=True)
+        return {k: float(logs[k]) for k in ("loss", "policy_loss", "value_loss", "entropy")}
+
+    # ----------------------------------------------------------------- save and load
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "agent_config": self.config.to_dict(),
+            "vocab": None if self.vocab is None else self.vocab.to_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "VLNAgent":
+        vocab = config.get("vocab")
+        return cls(
+            AgentConfig.from_dict(config["agent_config"]),
+            vocab=None if vocab is None else Vocabulary.from_config(vocab),
+            name=config.get("name", "vln_agent"),
+        )
+
+    def get_build_config(self) -> dict[str, Any]:
+        return {}  # __init__ builds the model; nothing to replay on load
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        pass
+
+    def save(self, filepath: str | os.PathLike, overwrite: bool = True, **kwargs: Any) -> None:
+        """Write model + config + vocabulary to one ``.keras`` file, atomically.
+
+        The file is written next to the target and then renamed over it, so a crash
+        mid-save never leaves a truncated checkpoint.
+        """
+        path = os.fspath(filepath)
+        if not path.endswith(".keras"):
+            raise ValueError(f"agent files must end with .keras, got {path!r}")
+        if os.path.exists(path) and not overwrite:
+            raise FileExistsError(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".keras")
+        os.close(fd)
+        try:
+            super().save(tmp, overwrite=True, **kwargs)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+
+def load_agent(path: str | os.PathLike) -> VLNAgent:
+    """Load an agent saved with ``VLNAgent.save`` (on any backend).
+
+    Raises:
+        ValueError: naming the file when it is missing, not a ``.keras`` archive, not a
+            VLN agent, or its weights do not match its config.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"agent file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras archive (corrupt or wrong format)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("config.json"))
+    except Exception as e:  # missing member, bad JSON, truncated zip
+        raise ValueError(f"{path} is not a valid .keras file: {e}") from e
+    class_name = meta.get("class_name", "") if isinstance(meta, dict) else ""
+    if "VLNAgent" not in class_name and "VLNAgent" not in str(meta.get("registered_name", "")):
+        raise ValueError(f"{path} does not hold a VLN agent (found {class_name or 'unknown'!r})")
+    try:
+        agent = keras.saving.load_model(path, compile=False)
+    except Exception as e:
+        raise ValueError(f"could not load VLN agent from {path}: {e}") from e
+    if not isinstance(agent, VLNAgent):
+        raise ValueError(f"{path} does not hold a VLN agent (got {type(agent).__name__})")
+    return agent

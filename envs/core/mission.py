@@ -1,0 +1,89 @@
+"""Instruction templates with synonyms, split into training and held-out phrasings.
+
+Held-out phrasings recombine words seen in training (so a tokenizer built on training
+missions knows every word) into templates never used in training, the way Room-to-Room's
+unseen split tests generalisation rather than vocabulary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SPLITS = ("train", "seen", "unseen")
+
+GOTO = {
+    "train": (
+        "go to the {obj}",
+        "walk over to the {obj}",
+        "find the {obj} and stop next to it",
+        "navigate to the {obj}",
+        "please go to the {obj}",
+        "get next to the {obj}",
+        "move to the {obj}",
+    ),
+    "heldout": (
+        "walk to the {obj}",
+        "go over to the {obj} and stop",
+        "find the {obj}",
+        "please navigate to the {obj} and stop next to it",
+    ),
+}
+
+ROUTE = {
+    "exit": {
+        "train": ("leave the room through the {door} door", "exit through the {door} door", "go out the {door} door"),
+        "heldout": ("walk out through the {door} door", "leave through the {door} door"),
+    },
+    "door": {
+        "train": ("go through the {door} door", "pass through the {door} door", "walk through the {door} door"),
+        "heldout": ("go out through the {door} door",),
+    },
+    "turn": {
+        "train": ("turn {side}", "take a {side}", "then turn {side}"),
+        "heldout": ("then take a {side}",),
+    },
+    "landmark": {
+        "train": ("walk past the {obj}", "go past the {obj}", "pass the {obj}"),
+        "heldout": ("walk by the {obj}",),
+    },
+    "goal": {
+        "train": ("stop next to the {obj}", "stop by the {obj}", "wait next to the {obj}"),
+        "heldout": ("wait by the {obj}", "go to the {obj} and stop"),
+    },
+}
+
+
+def phrasing_group(split: str) -> str:
+    """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return "heldout" if split == "unseen" else "train"
+
+
+def choose(rng: np.random.Generator, options: tuple[str, ...]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def goto_instruction(rng: np.random.Generator, obj: str, split: str) -> str:
+    return choose(rng, GOTO[phrasing_group(split)]).format(obj=obj)
+
+
+def route_instruction(rng: np.random.Generator, clauses: list[tuple[str, dict]], split: str) -> str:
+    """Join route clauses ((kind, fields) in order) into one sentence."""
+    group = phrasing_group(split)
+    parts = [choose(rng, ROUTE[kind][group]).format(**fields) for kind, fields in clauses]
+    if len(parts) == 1:
+        return parts[0]
+    joiner = choose(rng, (", then ", ", ", " and "))
+    return ", ".join(parts[:-1]) + joiner + parts[-1]
+
+
+def all_training_words() -> set[str]:
+    """Every word a training-phrased mission can use, minus the slots (for tests)."""
+    words: set[str] = set()
+    for text in GOTO["train"]:
+        words |= set(text.replace("{obj}", "").split())
+    for kind in ROUTE.values():
+        for text in kind["train"]:
+            words |= set(text.replace("{obj}", "").replace("{door}", "").replace("{side}", "").split())
+    return words

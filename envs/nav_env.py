@@ -1,0 +1,383 @@
+"""The navigation env and its native vector env, over any ``Task``.
+
+Both share ``EpisodeBatch``: the padded state of several episodes, stepped and rendered
+as whole arrays. The single env is a batch of one; the vector env adds next-step
+autoreset. The same seed gives the same episode in both.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from envs.core.constants import DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
+from envs.core.expert import UNREACHABLE, expert_actions
+from envs.core.world import Episode
+from envs.render.raycast import RaycastRenderer, SceneBatch
+from envs.render.topdown import render_topdown
+from envs.core.task import Task, pad_to
+from envs.core.mission import SPLITS
+
+MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,.'-"
+MAX_MISSION_LENGTH = 512
+SHAPING_SCALE = 0.05  # reward per cell of progress toward the goal, with reward_shaping=True
+
+
+def mission_space() -> spaces.Text:
+    return spaces.Text(max_length=MAX_MISSION_LENGTH, min_length=1, charset=MISSION_CHARSET)
+
+
+def observation_space(view_size: int) -> spaces.Dict:
+    return spaces.Dict(
+        {
+            "image": spaces.Box(0, 255, (view_size, view_size, 3), np.uint8),
+            "mission": mission_space(),
+        }
+    )
+
+
+def check_actions(actions, n: int) -> np.ndarray:
+    """Actions as an int array of shape (n,), or a ValueError that says what is wrong."""
+    arr = np.asarray(actions)
+    if arr.shape != (n,):
+        raise ValueError(f"expected {n} action(s) of shape ({n},), got an array of shape {arr.shape}")
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
+        raise ValueError(f"actions must be integers in [0, {NUM_ACTIONS}), got {arr.tolist()}")
+    arr = arr.astype(np.int64)
+    bad = (arr < 0) | (arr >= NUM_ACTIONS)
+    if bad.any():
+        raise ValueError(
+            f"invalid action {arr[bad][0]}: actions are 0 forward, 1 left, 2 right, 3 stop"
+        )
+    return arr
+
+
+class EpisodeBatch:
+    """State of ``n`` episodes in padded arrays, stepped and rendered together."""
+
+    def __init__(self, task: Task, n: int, renderer: RaycastRenderer, max_steps: int, reward_shaping: bool) -> None:
+        gh, gw = task.max_grid
+        k = task.max_objects
+        self.task, self.n, self.renderer = task, n, renderer
+        self.max_steps, self.reward_shaping = int(max_steps), bool(reward_shaping)
+        self.grid = np.full((n, gh, gw), WALL, np.uint8)
+        self.door_color = np.full((n, gh, gw), -1, np.int8)
+        self.blocked = np.ones((n, gh, gw), bool)
+        self.obj_pos = np.zeros((n, k, 2), np.float64)
+        self.obj_type = np.full((n, k), -1, np.int64)
+        self.obj_color = np.full((n, k), -1, np.int64)
+        self.dist = np.full((n, 4, gh, gw), UNREACHABLE, np.int16)
+        self.geo = np.full((n, gh, gw), UNREACHABLE, np.int16)
+        self.row = np.zeros(n, np.int64)
+        self.col = np.zeros(n, np.int64)
+        self.heading = np.zeros(n, np.int64)
+        self.steps = np.zeros(n, np.int64)
+        self.moves = np.zeros(n, np.int64)
+        self.min_geo = np.zeros(n, np.int64)
+        self.trajectory = np.zeros((n, self.max_steps + 1, 2), np.int16)
+        self.episodes: list[Episode | None] = [None] * n
+
+    def load(self, idx, episodes: list[Episode]) -> None:
+        for i, ep in zip(idx, episodes):
+            gh, gw = ep.grid.shape
+            self.grid[i] = WALL
+            self.grid[i, :gh, :gw] = ep.grid
+            self.door_color[i] = -1
+            self.door_color[i, :gh, :gw] = ep.door_color
+            self.blocked[i] = pad_to(ep.blocked(), self.task.max_grid, True)
+            m = len(ep.objects)
+            self.obj_type[i] = -1
+            self.obj_color[i] = -1
+            if m:
+                arr = np.array([(o.row, o.col, o.type, o.color) for o in ep.objects], np.int64)
+                self.obj_pos[i, :m] = arr[:, :2] + 0.5
+                self.obj_type[i, :m] = arr[:, 2]
+                self.obj_color[i, :m] = arr[:, 3]
+            self.dist[i] = ep.extras["expert_dist"]
+            self.geo[i] = ep.extras["cell_dist"]
+            self.row[i], self.col[i] = ep.start
+            self.heading[i] = ep.start_dir
+            self.episodes[i] = ep
+        idx = np.asarray(idx, np.int64)
+        self.steps[idx] = 0
+        self.moves[idx] = 0
+        self.min_geo[idx] = self.geo[idx, self.row[idx], self.col[idx]]
+        self.trajectory[idx, 0, 0] = self.row[idx]
+        self.trajectory[idx, 0, 1] = self.col[idx]
+
+    def step(self, actions: np.ndarray, idx: np.ndarray):
+        """Apply ``actions`` to the envs ``idx``; returns reward, terminated, truncated (len(idx))."""
+        r, c, h = self.row[idx], self.col[idx], self.heading[idx]
+        geo_before = self.geo[idx, r, c]
+        fwd = actions == FORWARD
+        nr, nc = r + DIR_VEC[h, 0], c + DIR_VEC[h, 1]
+        can = fwd & ~self.blocked[idx, nr, nc]
+        r = np.where(can, nr, r)
+        c = np.where(can, nc, c)
+        h = np.where(actions == LEFT, (h - 1) % 4, np.where(actions == RIGHT, (h + 1) % 4, h))
+        self.row[idx], self.col[idx], self.heading[idx] = r, c, h
+        self.steps[idx] += 1
+        self.moves[idx] += can
+        steps = self.steps[idx]
+        self.trajectory[idx, np.minimum(steps, self.max_steps), 0] = r
+        self.trajectory[idx, np.minimum(steps, self.max_steps), 1] = c
+        geo_now = self.geo[idx, r, c]
+        self.min_geo[idx] = np.minimum(self.min_geo[idx], geo_now)
+        stopped = actions == STOP
+        success = stopped & (geo_now == 0)
+        reward = np.where(success, 1.0 - 0.9 * steps / self.max_steps, 0.0)
+        if self.reward_shaping:
+            reward = reward + SHAPING_SCALE * (geo_before.astype(np.float64) - geo_now)
+        terminated = stopped
+        truncated = ~stopped & (steps >= self.max_steps)
+        return reward, terminated, truncated
+
+    def expert_action(self, idx: np.ndarray) -> np.ndarray:
+        return expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
+
+    def render(self, idx: np.ndarray) -> np.ndarray:
+        scene = SceneBatch(
+            grid=self.grid[idx], door_color=self.door_color[idx],
+            pos=np.stack([self.row[idx] + 0.5, self.col[idx] + 0.5], axis=1),
+            heading=self.heading[idx], obj_pos=self.obj_pos[idx],
+            obj_type=self.obj_type[idx], obj_color=self.obj_color[idx],
+        )
+        return self.renderer.render(scene)
+
+    def end_info(self, i: int, success: bool) -> dict[str, Any]:
+        """What the Room-to-Room metrics need, for env ``i`` at the end of its episode."""
+        ep = self.episodes[i]
+        assert ep is not None
+        steps = int(self.steps[i])
+        trajectory = [tuple(p) for p in self.trajectory[i, : min(steps, self.max_steps) + 1].tolist()]
+        reference = reference_path(ep)
+        return {
+            "success": bool(success),
+            "distance_to_goal": float(self.geo[i, self.row[i], self.col[i]]),
+            "oracle_success": bool(self.min_geo[i] == 0),
+            "path_length": float(self.moves[i]),
+            "shortest_path_length": float(len(reference) - 1),
+            "reference_path": reference,
+            "trajectory": trajectory,
+            "episode_steps": steps,
+            "success_distance": 1.0,
+        }
+
+
+def reference_path(ep: Episode) -> list[tuple[int, int]]:
+    """The expert's path from the start (cached on the episode)."""
+    if "route" not in ep.extras:
+        from envs.core.expert import expert_path
+
+        ep.extras["route"] = expert_path(ep.extras["expert_dist"], ep.start, ep.start_dir)
+    return [tuple(p) for p in ep.extras["route"]]
+
+
+_DOC_COMMON = """
+    ## Action Space
+    ``Discrete(4)``: 0 forward (blocked by walls and objects), 1 turn left, 2 turn right, 3 stop.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (view_size, view_size, 3), uint8), mission=Text(...))``: the
+    first-person view from the agent's eye (raycast, ``fov_deg`` wide) and the instruction.
+
+    ## Rewards
+    On a successful STOP ``1 - 0.9 * steps / max_steps``, otherwise 0. With
+    ``reward_shaping=True`` each step also earns ``0.05`` per cell of progress toward the goal
+    (negative when moving away).
+
+    ## Episode End
+    Terminated on STOP (successful or not); truncated after ``max_steps`` steps.
+    ``info["expert_action"]`` is given on reset and every step; at the end, ``info`` holds
+    ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
+    ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW).
+"""
+
+
+class VLNEnv(gym.Env):
+    """A first-person navigation env over a ``Task`` (see the registered subclasses)."""
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
+
+    def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
+                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.task, self.split, self.render_mode = task, split, render_mode
+        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
+        self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping)
+        self.action_space = spaces.Discrete(NUM_ACTIONS)
+        self.observation_space = observation_space(view_size)
+        self._done = True
+        self._last_image: np.ndarray | None = None
+
+    @property
+    def episode(self) -> Episode:
+        ep = self.batch.episodes[0]
+        if ep is None:
+            raise RuntimeError("call reset() first")
+        return ep
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        episode_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
+        self.batch.load([0], self.task.generate_batch([episode_seed], self.split))
+        self._done = False
+        return self._obs(), {"expert_action": int(self.batch.expert_action(np.array([0]))[0]), "seed": int(episode_seed)}
+
+    def step(self, action):
+        if self._done:
+            raise RuntimeError("the episode has ended: call reset() before step()")
+        if not self.action_space.contains(action) and not (np.ndim(action) == 0 and isinstance(action, (int, np.integer)) and 0 <= action < NUM_ACTIONS):
+            raise ValueError(f"invalid action {action!r}: actions are 0 forward, 1 left, 2 right, 3 stop")
+        a = np.array([int(action)])
+        idx = np.array([0])
+        reward, terminated, truncated = self.batch.step(a, idx)
+        info: dict[str, Any] = {"expert_action": int(self.batch.expert_action(idx)[0])}
+        if terminated[0] or truncated[0]:
+            success = bool(terminated[0] and self.batch.geo[0, self.batch.row[0], self.batch.col[0]] == 0)
+            info.update(self.batch.end_info(0, success))
+            self._done = True
+        return self._obs(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def _obs(self) -> dict[str, Any]:
+        self._last_image = self.batch.render(np.array([0]))[0]
+        return {"image": self._last_image, "mission": self.episode.mission}
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        return compose_frame(self.batch, 0, self._last_image)
+
+
+class VLNVectorEnv(VectorEnv):
+    """The native batched env: ``num_envs`` episodes stepped and rendered as arrays.
+
+    Next-step autoreset (``metadata["autoreset_mode"]``): after an episode ends, the next
+    ``step`` resets that env and ignores its action. Infos are arrays with ``_key`` masks;
+    the end-of-episode entries are set only where an episode ended.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
+                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be positive, got {num_envs}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.task, self.split, self.render_mode = task, split, render_mode
+        self.num_envs = int(num_envs)
+        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
+        self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping)
+        self.single_action_space = spaces.Discrete(NUM_ACTIONS)
+        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, NUM_ACTIONS))
+        self.single_observation_space = observation_space(view_size)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self._rngs = [seeding.np_random(None)[0] for _ in range(self.num_envs)]
+        self._needs_reset = np.ones(self.num_envs, bool)
+        self._images: np.ndarray | None = None
+        self._all = np.arange(self.num_envs)
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        if seed is None:
+            seeds = [None] * self.num_envs
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
+        episode_seeds = []
+        for i, s in enumerate(seeds):
+            self._rngs[i] = seeding.np_random(s)[0]
+            episode_seeds.append(s if s is not None else int(self._rngs[i].integers(2**31 - 1)))
+        self.batch.load(self._all, self.task.generate_batch(episode_seeds, self.split))
+        self._needs_reset[:] = False
+        self._images = self.batch.render(self._all)
+        info = {"expert_action": self.batch.expert_action(self._all), "_expert_action": np.ones(self.num_envs, bool),
+                "seed": np.array(episode_seeds, np.int64), "_seed": np.ones(self.num_envs, bool)}
+        return self._obs(), info
+
+    def step(self, actions):
+        actions = check_actions(actions, self.num_envs)
+        n = self.num_envs
+        rewards = np.zeros(n)
+        terminated = np.zeros(n, bool)
+        truncated = np.zeros(n, bool)
+        reset_idx = np.flatnonzero(self._needs_reset)
+        live = np.flatnonzero(~self._needs_reset)
+        if reset_idx.size:
+            seeds = [int(self._rngs[i].integers(2**31 - 1)) for i in reset_idx]
+            self.batch.load(reset_idx, self.task.generate_batch(seeds, self.split))
+        if live.size:
+            rewards[live], terminated[live], truncated[live] = self.batch.step(actions[live], live)
+        self._images = self.batch.render(self._all)
+        info: dict[str, Any] = {"expert_action": self.batch.expert_action(self._all), "_expert_action": np.ones(n, bool)}
+        ended = terminated | truncated
+        if ended.any():
+            info.update(self._end_infos(np.flatnonzero(ended), terminated))
+        self._needs_reset = ended
+        return self._obs(), rewards, terminated, truncated, info
+
+    def _end_infos(self, ended: np.ndarray, terminated: np.ndarray) -> dict[str, Any]:
+        b = self.batch
+        success = terminated & (b.geo[self._all, b.row, b.col] == 0)
+        per_env = {int(i): b.end_info(int(i), bool(success[i])) for i in ended}
+        mask = np.zeros(self.num_envs, bool)
+        mask[ended] = True
+        out: dict[str, Any] = {}
+        for key, sample in next(iter(per_env.values())).items():
+            if isinstance(sample, (list, tuple)):
+                arr = np.empty(self.num_envs, dtype=object)
+                arr[:] = [None] * self.num_envs
+            else:
+                arr = np.zeros(self.num_envs, dtype=np.asarray(sample).dtype)
+            for i, values in per_env.items():
+                arr[i] = values[key]
+            out[key], out["_" + key] = arr, mask.copy()
+        return out
+
+    def _obs(self) -> dict[str, Any]:
+        missions = tuple(ep.mission for ep in self.batch.episodes)  # type: ignore[union-attr]
+        return {"image": self._images, "mission": missions}
+
+    def render(self):
+        if self.render_mode != "rgb_array":
+            return None
+        return tuple(compose_frame(self.batch, i, self._images[i]) for i in range(self.num_envs))
+
+
+def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: int = 4) -> np.ndarray:
+    """The human frame: the first-person view (nearest-neighbour upscaled) beside the map."""
+    if view is None:
+        view = batch.render(np.array([i]))[0]
+    ep = batch.episodes[i]
+    big = np.repeat(np.repeat(view, scale, axis=0), scale, axis=1)
+    steps = int(batch.steps[i])
+    path = [tuple(p) for p in batch.trajectory[i, : min(steps, batch.max_steps) + 1].tolist()]
+    gh, gw = ep.grid.shape
+    cell = max(4, big.shape[0] // max(gh, gw))
+    top = render_topdown(ep.grid, ep.door_color, ep.objects, (int(batch.row[i]), int(batch.col[i])),
+                         int(batch.heading[i]), path, ep.goal_region(), cell=cell)
+    canvas = np.zeros((max(big.shape[0], top.shape[0]), big.shape[1] + top.shape[1] + 8, 3), np.uint8)
+    canvas[: big.shape[0], : big.shape[1]] = big
+    canvas[: top.shape[0], big.shape[1] + 8 :] = top
+    return canvas

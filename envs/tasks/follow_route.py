@@ -1,0 +1,197 @@
+"""FollowRoute: several rooms joined by coloured doors, a Room-to-Room style route instruction."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.core.constants import COLOR_NAMES, DOOR, FLOOR, OBJECT_TYPES, WALL
+from envs.core.expert import action_distances, expert_path
+from envs.core.world import Episode, WorldObject
+from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
+from envs.core.task import Task, pad_to
+from envs.core.mission import route_instruction
+
+
+class FollowRouteTask(Task):
+    """2-6 rooms on a grid of room slots, joined by doors into a tree.
+
+    The goal object sits in another room than the start, so it is usually out of sight.
+    The instruction is generated from the expert's shortest path: the doors it goes
+    through (by colour), the turns after them, objects it walks past, and the goal.
+    Door colours are all different, and so is the goal's (colour, type) from every
+    other object, so the instruction is unambiguous.
+    """
+
+    def __init__(self, num_rooms: tuple[int, int] = (2, 6), room_size: int = 5, slots: tuple[int, int] = (2, 3),
+                 landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150) -> None:
+        lo, hi = (num_rooms, num_rooms) if isinstance(num_rooms, int) else (int(num_rooms[0]), int(num_rooms[1]))
+        if lo < 1 or hi < lo:
+            raise ValueError(f"num_rooms must be a range within [2, {slots[0] * slots[1]}], got {num_rooms}")
+        if lo < 2:
+            raise ValueError(f"num_rooms must be at least 2 (the goal is in another room), got {num_rooms}")
+        if hi > slots[0] * slots[1]:
+            raise ValueError(f"num_rooms {hi} exceeds the {slots[0]}x{slots[1]} room slots")
+        if hi - 1 > len(COLOR_NAMES):
+            raise ValueError(f"at most {len(COLOR_NAMES) + 1} rooms: door colours must be distinct")
+        if room_size < 3:
+            raise ValueError(f"room_size must be at least 3, got {room_size}")
+        l_lo, l_hi = landmarks_per_room
+        if l_lo < 0 or l_hi < l_lo or l_hi > room_size * room_size - 2:
+            raise ValueError(f"landmarks_per_room must be within [0, {room_size * room_size - 2}], got {landmarks_per_room}")
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be positive, got {max_steps}")
+        self.num_rooms, self.room_size, self.slots = (lo, hi), int(room_size), (int(slots[0]), int(slots[1]))
+        self.landmarks = (int(l_lo), int(l_hi))
+        pitch = self.room_size + 1
+        self.max_grid = (self.slots[0] * pitch + 1, self.slots[1] * pitch + 1)
+        self.max_objects = 1 + hi * l_hi
+        self.default_max_steps = int(max_steps)
+
+    # ---------------------------------------------------------------- layout
+    def _generate(self, layout_rng, episode_rng, split):
+        s, (sr, sc) = self.room_size, self.slots
+        pitch = s + 1
+        n = int(layout_rng.integers(self.num_rooms[0], self.num_rooms[1] + 1))
+        # Grow a connected set of slots; each new room hangs off one already placed (a tree).
+        first = (int(layout_rng.integers(sr)), int(layout_rng.integers(sc)))
+        rooms, edges = [first], []
+        while len(rooms) < n:
+            frontier = []
+            for i, (r, c) in enumerate(rooms):
+                for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)):
+                    nb = (r + dr, c + dc)
+                    if 0 <= nb[0] < sr and 0 <= nb[1] < sc and nb not in rooms:
+                        frontier.append((i, nb))
+            i, nb = frontier[int(layout_rng.integers(len(frontier)))]
+            rooms.append(nb)
+            edges.append((i, len(rooms) - 1))
+        grid = np.full(self.max_grid, WALL, np.uint8)
+        room_of = np.full(self.max_grid, -1, np.int64)
+        for k, (r, c) in enumerate(rooms):
+            grid[r * pitch + 1 : r * pitch + 1 + s, c * pitch + 1 : c * pitch + 1 + s] = FLOOR
+            room_of[r * pitch + 1 : r * pitch + 1 + s, c * pitch + 1 : c * pitch + 1 + s] = k
+        door_color = np.full(self.max_grid, -1, np.int8)
+        colors = layout_rng.permutation(len(COLOR_NAMES))
+        for e, (a, b) in enumerate(edges):
+            (ra, ca), (rb, cb) = rooms[a], rooms[b]
+            off = 1 + int(layout_rng.integers(s))
+            if ra == rb:  # side by side: a door in the vertical wall between them
+                cell = (ra * pitch + off, max(ca, cb) * pitch)
+            else:
+                cell = (max(ra, rb) * pitch, ca * pitch + off)
+            grid[cell] = DOOR
+            door_color[cell] = colors[e]
+        # Goal room and object; landmarks elsewhere, none identical to the goal.
+        goal_room = int(layout_rng.integers(n))
+        goal_kind = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
+        objects: list[WorldObject] = []
+        goal_cell = self._free_cell(layout_rng, grid, room_of, goal_room, objects, door_margin=True)
+        if goal_cell is None:
+            return None
+        objects.append(WorldObject(goal_cell[0], goal_cell[1], *goal_kind))
+        for k in range(n):
+            for _ in range(int(layout_rng.integers(self.landmarks[0], self.landmarks[1] + 1))):
+                kind = goal_kind
+                while kind == goal_kind:
+                    kind = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
+                cell = self._free_cell(layout_rng, grid, room_of, k, objects, door_margin=True)
+                if cell is not None:
+                    objects.append(WorldObject(cell[0], cell[1], *kind))
+        # Start in another room, at least two cells from the goal.
+        start_room = int(episode_rng.integers(n - 1))
+        start_room += start_room >= goal_room
+        start = self._free_cell(episode_rng, grid, room_of, start_room, objects, door_margin=False)
+        if start is None:
+            return None
+        episode = Episode(grid, door_color, objects, 0, start, int(episode_rng.integers(4)), "", self.default_max_steps)
+        dist = action_distances(pad_to(episode.blocked(), self.max_grid, True)[None], pad_to(episode.goal_region(), self.max_grid, False)[None])[0]
+        try:
+            path = expert_path(dist, start, episode.start_dir)
+        except ValueError:
+            return None
+        episode.mission = route_instruction(episode_rng, self._clauses(path, grid, door_color, room_of, objects), split)
+        episode.extras["route"] = path
+        return episode
+
+    def _free_cell(self, rng, grid, room_of, room, objects, door_margin):
+        taken = {(o.row, o.col) for o in objects}
+        cells = np.argwhere(room_of == room)
+        ok = []
+        for r, c in cells:
+            if (r, c) in taken:
+                continue
+            # Objects never stand in front of a door, so no doorway is ever blocked.
+            if door_margin and (grid[r - 1 : r + 2, c - 1 : c + 2] == DOOR).any():
+                continue
+            ok.append((int(r), int(c)))
+        if not ok:
+            return None
+        return ok[int(rng.integers(len(ok)))]
+
+    # ---------------------------------------------------------------- words
+    @staticmethod
+    def _clauses(path, grid, door_color, room_of, objects):
+        """Describe the path: doors, the turn after each door, landmarks passed, the goal."""
+        clauses: list[tuple[str, dict]] = []
+        goal = objects[0]
+        moves = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:])]
+        door_steps = [i for i, cell in enumerate(path) if grid[cell] == DOOR]
+        used_landmarks: set[int] = set()
+        segments = [0] + door_steps + [len(path) - 1]
+        for seg, (start, end) in enumerate(zip(segments, segments[1:])):
+            if seg > 0:
+                # The turn after the door: the first change of direction before the next door.
+                d_in = moves[start - 1]
+                for m in moves[start:end]:
+                    if m != d_in:
+                        cross = d_in[0] * m[1] - d_in[1] * m[0]
+                        side = "left" if cross > 0 else "right"
+                        clauses.append(("turn", {"side": side}))
+                        break
+            for k, obj in enumerate(objects[1:], start=1):
+                if k in used_landmarks:
+                    continue
+                if any(max(abs(obj.row - r), abs(obj.col - c)) <= 1 for r, c in path[start:end + 1]):
+                    clauses.append(("landmark", {"obj": obj.description}))
+                    used_landmarks.add(k)
+                    break
+            if end < len(path) - 1 or grid[path[end]] == DOOR:
+                door = COLOR_NAMES[door_color[path[end]]]
+                clauses.append(("exit" if seg == 0 else "door", {"door": door}))
+        clauses.append(("goal", {"obj": goal.description}))
+        return clauses
+
+
+class FollowRouteEnv(VLNEnv):
+    __doc__ = """
+    ## Description
+    ``num_rooms`` rooms joined by coloured doors. The mission is a Room-to-Room style
+    route built from the shortest path with landmarks ("leave the room through the green
+    door, turn left, walk past the blue box and stop next to the yellow key"). The goal is
+    in another room, usually out of sight at the start; the agent must STOP within one
+    cell of it.
+    """ + _DOC_COMMON + """
+    ## Starting State
+    A random free cell of a room other than the goal's, a random heading.
+
+    ## Arguments
+    ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
+    ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``view_size=64``, ``fov_deg=90``,
+    ``reward_shaping=False``, ``render_mode=None | "rgb_array"``.
+    """
+
+    def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
+                 max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False,
+                 render_mode: str | None = None) -> None:
+        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
+        super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode)
+
+
+class FollowRouteVectorEnv(VLNVectorEnv):
+    """``num_envs`` FollowRoute episodes stepped and rendered as one batch (see ``FollowRouteEnv``)."""
+
+    def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
+                 landmarks_per_room=(0, 2), max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0,
+                 reward_shaping: bool = False, render_mode: str | None = None) -> None:
+        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
+        super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode)

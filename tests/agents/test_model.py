@@ -1,0 +1,266 @@
+"""Tests for agents.VLNAgent: shapes, sequence/step agreement, padding invariance,
+save/load (also across backends), error messages, and the training step."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from agents import AgentConfig, VLNAgent, load_agent
+from vln.tokenizer import Vocabulary
+
+REPO = Path(__file__).resolve().parents[2]
+TEXTS = ["go to the red ball", "turn left at the blue door and stop", "go through the green door"]
+A = 4  # actions
+
+
+def small_config(vocab: Vocabulary, **kw) -> AgentConfig:
+    """A tiny agent so the tests stay fast on 2 CPU cores."""
+    base = dict(
+        vocab_size=len(vocab), num_actions=A, image_shape=(16, 16, 3), embed_dim=8, text_hidden=12,
+        hidden=16, conv_filters=(4, 8, 8), attention_dim=8, action_embed=4,
+    )
+    base.update(kw)
+    return AgentConfig(**base)
+
+
+def make_agent(rnn: str = "lstm", bidirectional: bool = False, seed: int = 0) -> VLNAgent:
+    keras.utils.set_random_seed(seed)
+    vocab = Vocabulary.build(TEXTS)
+    return VLNAgent(small_config(vocab, rnn=rnn, bidirectional=bidirectional), vocab)
+
+
+def make_batch(agent: VLNAgent, t: int = 5, seed: int = 0, max_len: int | None = None) -> dict:
+    rng = np.random.default_rng(seed)
+    b = len(TEXTS)
+    h, w, _ = agent.config.image_shape
+    prev = rng.integers(0, A, (b, t)).astype(np.int32)
+    prev[:, 0] = A  # "no previous action" at t=0
+    return {
+        "tokens": agent.vocab.encode_batch(TEXTS, max_len=max_len),
+        "images": rng.integers(0, 256, (b, t, h, w, 3), dtype=np.uint8),
+        "prev_actions": prev,
+    }
+
+
+@pytest.fixture(scope="module")
+def lstm_agent() -> VLNAgent:
+    return make_agent("lstm")
+
+
+@pytest.mark.parametrize("rnn,bidirectional", [("lstm", False), ("gru", False), ("lstm", True)])
+def test_output_shapes(rnn, bidirectional):
+    agent = make_agent(rnn, bidirectional)
+    batch = make_batch(agent, t=3)
+    b, length = batch["tokens"].shape
+    out = agent.sequence_forward(batch)
+    hid = agent.config.hidden
+    assert out["logits"].shape == (b, 3, A)
+    assert out["value"].shape == (b, 3)
+    assert out["attention"].shape == (b, 3, length)
+    assert out["state_h"].shape == (b, hid) and out["state_c"].shape == (b, hid)
+    np.testing.assert_allclose(out["attention"].sum(-1), 1.0, atol=1e-5)
+    enc = agent.encode_instruction(batch["tokens"])
+    d = agent.config.text_hidden * (2 if bidirectional else 1)
+    assert enc["words"].shape == (b, length, d) and enc["summary"].shape == (b, d)
+    assert enc["mask"].shape == (b, length)
+    # The eager call and the compiled predict agree.
+    eager = agent({**batch, **agent.initial_state(b)})
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(eager["logits"]), out["logits"], atol=1e-5)
+
+
+@pytest.mark.parametrize("rnn", ["lstm", "gru"])
+def test_sequence_equals_stepping(rnn):
+    agent = make_agent(rnn)
+    batch = make_batch(agent, t=5)
+    b = batch["tokens"].shape[0]
+    # Start from a non-zero state to check the state is really threaded through.
+    state = {k: np.full_like(v, 0.1) for k, v in agent.initial_state(b).items()}
+    seq = agent.sequence_forward({**batch, **state})
+    enc = agent.encode_instruction(batch["tokens"])
+    outs = []
+    for t in range(5):
+        o = agent.step(enc, batch["images"][:, t], batch["prev_actions"][:, t], state)
+        state = {"state_h": o["state_h"], "state_c": o["state_c"]}
+        outs.append(o)
+    for key in ("logits", "value", "attention"):
+        np.testing.assert_allclose(np.stack([o[key] for o in outs], 1), seq[key], atol=1e-4)
+    np.testing.assert_allclose(state["state_h"], seq["state_h"], atol=1e-4)
+    np.testing.assert_allclose(state["state_c"], seq["state_c"], atol=1e-4)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_invariance(bidirectional):
+    agent = make_agent("lstm", bidirectional)
+    short = make_batch(agent, t=3)
+    length = short["tokens"].shape[1]
+    long = dict(short, tokens=agent.vocab.encode_batch(TEXTS, max_len=length + 4))
+    a, b = agent.sequence_forward(short), agent.sequence_forward(long)
+    for key in ("logits", "value", "state_h", "state_c"):
+        np.testing.assert_allclose(a[key], b[key], atol=1e-5)
+    np.testing.assert_allclose(a["attention"], b["attention"][:, :, :length], atol=1e-5)
+    assert np.all(b["attention"][:, :, length:] == 0.0)
+    ea, eb = agent.encode_instruction(short["tokens"]), agent.encode_instruction(long["tokens"])
+    np.testing.assert_allclose(ea["summary"], eb["summary"], atol=1e-5)
+
+
+def test_save_load_round_trip(tmp_path, lstm_agent):
+    path = tmp_path / "agent.keras"
+    lstm_agent.save(path)
+    assert path.exists() and not [p for p in os.listdir(tmp_path) if p.startswith(".tmp")]
+    loaded = load_agent(path)
+    assert isinstance(loaded, VLNAgent)
+    assert loaded.config == lstm_agent.config and loaded.vocab == lstm_agent.vocab
+    batch = make_batch(lstm_agent, t=4)
+    a, b = lstm_agent.sequence_forward(batch), loaded.sequence_forward(batch)
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+    lstm_agent.save(path)  # overwriting an existing file works too
+    assert load_agent(str(path)).config == lstm_agent.config
+
+
+_OTHER_BACKEND = textwrap.dedent(
+    """
+    import sys, numpy as np, keras
+    from agents import load_agent, VLNAgent, AgentConfig
+    from vln.tokenizer import Vocabulary
+    assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
+    data = np.load(sys.argv[2])
+    batch = {k: data[k] for k in ("tokens", "images", "prev_actions")}
+    agent = load_agent(sys.argv[3])
+    out = agent.sequence_forward(batch)
+    for k in ("logits", "value", "attention", "state_h"):
+        np.testing.assert_allclose(out[k], data[k], atol=1e-5)
+    # Save a fresh agent under this backend for the other one to load.
+    keras.utils.set_random_seed(1)
+    other = VLNAgent(agent.config, agent.vocab)
+    other.save(sys.argv[4])
+    np.savez(sys.argv[5], **other.sequence_forward(batch))
+    print("OK")
+    """
+)
+
+
+def _run_backend(backend: str, *args: str) -> None:
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    env["JAX_PLATFORMS"] = "cpu"
+    proc = subprocess.run(
+        [sys.executable, "-c", _OTHER_BACKEND, backend, *args],
+        env=env, capture_output=True, text=True, timeout=240, cwd=REPO,
+    )
+    assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_load_across_backends(tmp_path, lstm_agent):
+    """A file saved here loads under the other backend with the same outputs, and back."""
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    batch = make_batch(lstm_agent, t=3)
+    saved = tmp_path / "here.keras"
+    lstm_agent.save(saved)
+    np.savez(tmp_path / "data.npz", **batch, **lstm_agent.sequence_forward(batch))
+    _run_backend(other, str(tmp_path / "data.npz"), str(saved), str(tmp_path / "there.keras"),
+                 str(tmp_path / "there.npz"))
+    back = load_agent(tmp_path / "there.keras")
+    expected = np.load(tmp_path / "there.npz")
+    out = back.sequence_forward(batch)
+    for key in ("logits", "value", "attention", "state_h"):
+        np.testing.assert_allclose(out[key], expected[key], atol=1e-5)
+
+
+def test_load_errors(tmp_path, lstm_agent):
+    missing = tmp_path / "nope.keras"
+    with pytest.raises(ValueError, match="not found.*nope.keras"):
+        load_agent(missing)
+    corrupt = tmp_path / "corrupt.keras"
+    corrupt.write_bytes(b"this is not a zip file")
+    with pytest.raises(ValueError, match="corrupt.keras"):
+        load_agent(corrupt)
+    # A valid .keras file that holds some other model.
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    plain = tmp_path / "plain.keras"
+    other.save(plain)
+    with pytest.raises(ValueError, match="plain.keras.*VLN agent"):
+        load_agent(plain)
+    # A truncated archive (e.g. a copy cut short).
+    good = tmp_path / "good.keras"
+    lstm_agent.save(good)
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="cut.keras"):
+        load_agent(cut)
+
+
+def _train_batch(agent: VLNAgent, seed: int = 0) -> dict:
+    batch = make_batch(agent, t=6, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    b, t = batch["prev_actions"].shape
+    mask = np.ones((b, t), np.float32)
+    mask[0, 4:] = 0.0  # a padded tail
+    batch.update(
+        actions=rng.integers(0, A, (b, t)).astype(np.int32),
+        weights=mask.copy(),
+        mask=mask,
+        returns=rng.normal(size=(b, t)).astype(np.float32),
+        value_mask=mask.copy(),
+    )
+    return batch
+
+
+def test_training_reduces_loss():
+    agent = make_agent("lstm")
+    agent.compile_for_training(learning_rate=1e-2, entropy_coef=0.0)
+    batch = _train_batch(agent)
+    first = agent.train_batch(batch)
+    assert set(first) == {"loss", "policy_loss", "value_loss", "entropy"}
+    assert all(np.isfinite(v) for v in first.values())
+    for _ in range(19):
+        last = agent.train_batch(batch)
+    assert last["loss"] < 0.7 * first["loss"], (first, last)
+    assert last["policy_loss"] < first["policy_loss"] and last["value_loss"] < first["value_loss"]
+
+
+def test_train_batch_optional_keys():
+    """returns/value_mask/state are optional: no value loss without a value_mask."""
+    agent = make_agent("gru")
+    agent.compile_for_training()
+    batch = _train_batch(agent)
+    for k in ("returns", "value_mask"):
+        batch.pop(k)
+    logs = agent.train_batch(batch)
+    assert logs["value_loss"] == 0.0 and np.isfinite(logs["loss"])
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_reinforce_sign(sign):
+    """Weight +1 on an action makes it more likely after one update; -1 less likely."""
+    agent = make_agent("lstm", seed=3)
+    agent.compile_for_training(learning_rate=1e-3, entropy_coef=0.0)
+    batch = _train_batch(agent, seed=2)
+    chosen = 2
+    batch["actions"] = np.full_like(batch["actions"], chosen)
+    batch["weights"] = sign * batch["mask"]
+    batch.pop("value_mask")
+
+    def prob() -> np.ndarray:
+        logits = agent.sequence_forward(batch)["logits"]
+        p = np.exp(logits - logits.max(-1, keepdims=True))
+        return (p / p.sum(-1, keepdims=True))[..., chosen]
+
+    before = prob()
+    agent.train_batch(batch)
+    after = prob()
+    real = batch["mask"] > 0
+    change = (after - before)[real].mean()
+    assert sign * change > 0, (before, after)
+    # Stepping uses the updated weights too (shared variables).
+    enc = agent.encode_instruction(batch["tokens"])
+    o = agent.step(enc, batch["images"][:, 0], batch["prev_actions"][:, 0],
+                   agent.initial_state(len(TEXTS)))
+    np.testing.assert_allclose(o["logits"], agent.sequence_forward(batch)["logits"][:, 0], atol=1e-4)
