@@ -169,6 +169,7 @@ class VLNAgent(keras.Model):
         return h_new, c_new, context, weights
 
     def _heads(self, h: Any, context: Any) -> tuple[Any, Any]:
+        """Policy logits and scalar value from concat(h_t, context_t)."""
         feat = ops.concatenate([h, context], axis=-1)
         return self.policy_head(feat), ops.squeeze(self.value_head(feat), axis=-1)
 
@@ -404,6 +405,7 @@ class VLNAgent(keras.Model):
 
     # ----------------------------------------------------------------- save and load
     def get_config(self) -> dict[str, Any]:
+        """AgentConfig and vocabulary as JSON-able dicts (stored in the .keras file)."""
         return {
             "name": self.name,
             "agent_config": self.config.to_dict(),
@@ -412,6 +414,7 @@ class VLNAgent(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "VLNAgent":
+        """Rebuild an (untrained) agent from ``get_config()`` output."""
         vocab = config.get("vocab")
         return cls(
             AgentConfig.from_dict(config["agent_config"]),

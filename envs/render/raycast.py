@@ -85,7 +85,27 @@ class RaycastRenderer:
             cols.append(col.astype(np.uint8))
         # Stored as one 3-byte item per pixel: gathering and transposing whole pixels is
         # several times faster than moving their channels one byte at a time.
+        self._build_sprite_table()
         self.wall_columns = np.ascontiguousarray(np.stack(cols).reshape(2 * (self.max_h + 1), h, 3)).view("V3")[..., 0]
+
+    def _build_sprite_table(self) -> None:
+        """Alpha of every sprite column: (type, size in rows, texture column) -> (H,) bool.
+
+        A sprite of ``size`` rows stands on the floor at the depth where it has that size,
+        so its vertical placement is a function of the size alone.
+        """
+        h = self.height
+        self.max_sprite = int(np.ceil(self.focal / 0.2 * OBJECT_HEIGHT))
+        sizes = np.arange(self.max_sprite + 1)
+        floor_line = h / 2.0 + sizes / OBJECT_HEIGHT / 2.0
+        top = floor_line - sizes
+        rows = np.arange(h)[None, :] + 0.5
+        v = (rows - top[:, None]) / np.maximum(sizes, 1)[:, None]  # (S, H)
+        v_ok = (v >= 0) & (v < 1) & (sizes[:, None] > 0)
+        v_idx = np.clip((v * TEX).astype(np.int64), 0, TEX - 1)
+        # (types, S, H, TEX) -> (types, S, TEX, H)
+        alpha = SPRITE_MASKS[:, v_idx, :] & v_ok[None, :, :, None]
+        self.sprite_alpha = np.ascontiguousarray(alpha.transpose(0, 1, 3, 2))
 
     # ------------------------------------------------------------------ rays
     def _cast(self, scene: SceneBatch):
@@ -147,14 +167,14 @@ class RaycastRenderer:
         _, depth, side, door_depth, door_col, d, plane = self._cast(scene)
         depth = np.maximum(depth, 1e-3)
         line = np.minimum(np.round(self.focal / depth), self.max_h).astype(np.int64)
-        # Columns first (B, W, H): a wall column is one gather, then one transpose.
+        # Columns first (B, W, H) of whole pixels: a wall column is one gather, overlays
+        # touch contiguous columns, and one transpose makes the (B, H, W, 3) frames.
         columns = self.wall_columns[side * (self.max_h + 1) + line]
-        image = np.ascontiguousarray(columns.transpose(0, 2, 1)).view(np.uint8).reshape(b, h, w, 3)
-        self._draw_lintels(image, door_depth, door_col)
-        self._draw_sprites(image, scene, depth, d, plane)
-        return image
+        self._draw_lintels(columns, door_depth, door_col)
+        self._draw_sprites(columns, scene, depth, d, plane)
+        return np.ascontiguousarray(columns.transpose(0, 2, 1)).view(np.uint8).reshape(b, h, w, 3)
 
-    def _draw_lintels(self, canvas: np.ndarray, door_depth: np.ndarray, door_col: np.ndarray) -> None:
+    def _draw_lintels(self, columns: np.ndarray, door_depth: np.ndarray, door_col: np.ndarray) -> None:
         env_idx, x_idx = np.nonzero(door_col >= 0)
         if env_idx.size == 0:
             return
@@ -166,26 +186,24 @@ class RaycastRenderer:
         rows = np.arange(h)[None, :] + 0.5
         mask = (rows >= top[:, None]) & (rows < bottom[:, None])
         rgb = (COLORS[door_col[env_idx, x_idx]].astype(np.float64) * _shade(dd)[:, None]).astype(np.uint8)
-        cols = canvas[env_idx, :, x_idx]
-        canvas[env_idx, :, x_idx] = np.where(mask[:, :, None], rgb[:, None, :], cols)
+        columns[env_idx, x_idx] = np.where(mask, _pixels(rgb)[:, None], columns[env_idx, x_idx])
 
-    def _draw_sprites(self, canvas: np.ndarray, scene: SceneBatch, zbuf: np.ndarray, d: np.ndarray, plane: np.ndarray) -> None:
+    def _draw_sprites(self, columns: np.ndarray, scene: SceneBatch, zbuf: np.ndarray, d: np.ndarray, plane: np.ndarray) -> None:
         present = scene.obj_type >= 0
         if not present.any():
             return
-        h, w = self.height, self.width
-        rel = scene.obj_pos.astype(np.float64) - scene.pos[:, None, :].astype(np.float64)  # (B, K, 2)
+        w = self.width
+        rel = scene.obj_pos - scene.pos[:, None, :]  # (B, K, 2)
         depth = np.einsum("bkc,bc->bk", rel, d)
-        right = plane / self.tan_half
-        lateral = np.einsum("bkc,bc->bk", rel, right)
+        lateral = np.einsum("bkc,bc->bk", rel, plane) / self.tan_half
         visible = present & (depth > 0.2)
         safe_depth = np.where(visible, depth, 1.0)
         center_x = w / 2.0 * (1.0 + lateral / (safe_depth * self.tan_half))
-        size = self.focal / safe_depth * OBJECT_HEIGHT  # width == height
+        size = np.minimum(np.round(self.focal / safe_depth * OBJECT_HEIGHT), self.max_sprite)  # width == height
         left = center_x - size / 2.0
-        # Per (env, object, column) test, then keep the columns where the sprite is in front.
-        xs = np.arange(w)[None, None, :] + 0.5
-        u = (xs - left[:, :, None]) / size[:, :, None]
+        # Per (env, object, column) test; keep the columns where the sprite is in front.
+        xs = np.arange(w) + 0.5
+        u = (xs[None, None, :] - left[:, :, None]) / np.maximum(size, 1.0)[:, :, None]
         on = visible[:, :, None] & (u >= 0) & (u < 1) & (safe_depth[:, :, None] < zbuf[:, None, :])
         env_i, obj_i, x_i = np.nonzero(on)
         if env_i.size == 0:
@@ -193,27 +211,24 @@ class RaycastRenderer:
         sd = safe_depth[env_i, obj_i]
         order = np.argsort(-sd, kind="stable")  # far to near: nearer sprites paint over
         env_i, obj_i, x_i, sd = env_i[order], obj_i[order], x_i[order], sd[order]
-        u_idx = np.minimum((u[env_i, obj_i, x_i] * TEX).astype(np.int64), TEX - 1)
-        sz = size[env_i, obj_i]
-        floor_line = h / 2.0 + self.focal / sd / 2.0
-        top = floor_line - sz
-        rows = np.arange(h)[None, :] + 0.5
-        v = (rows - top[:, None]) / sz[:, None]
-        v_ok = (v >= 0) & (v < 1)
-        v_idx = np.clip((v * TEX).astype(np.int64), 0, TEX - 1)
-        types = scene.obj_type[env_i, obj_i]
-        alpha = SPRITE_MASKS[types[:, None], v_idx, u_idx[:, None]] & v_ok  # (M, H)
-        # Shade the sprite a little from left to right so round shapes read as round.
-        gain = _shade(sd) * (1.0 - 0.25 * np.abs(u[env_i, obj_i, x_i] - 0.4))
-        rgb = (COLORS[scene.obj_color[env_i, obj_i]].astype(np.float64) * gain[:, None]).astype(np.uint8)
+        uu = u[env_i, obj_i, x_i]
+        u_idx = np.minimum((uu * TEX).astype(np.int64), TEX - 1)
+        alpha = self.sprite_alpha[scene.obj_type[env_i, obj_i], size[env_i, obj_i].astype(np.int64), u_idx]  # (M, H)
+        # Shade a little from left to right so round shapes read as round.
+        gain = _shade(sd) * (1.0 - 0.25 * np.abs(uu - 0.4))
+        rgb = _pixels((COLORS[scene.obj_color[env_i, obj_i]] * gain[:, None]).astype(np.uint8))
         # Columns shared by several sprites are painted in rounds, far to near.
-        key = env_i * w + x_i
-        rank = _rank_within_groups(key)
-        for r in range(int(rank.max()) + 1):
-            sel = rank == r
+        rank = _rank_within_groups(env_i * w + x_i)
+        max_rank = int(rank.max())
+        for r in range(max_rank + 1):
+            sel = slice(None) if max_rank == 0 else rank == r
             e, x = env_i[sel], x_i[sel]
-            cols = canvas[e, :, x]
-            canvas[e, :, x] = np.where(alpha[sel][:, :, None], rgb[sel][:, None, :], cols)
+            columns[e, x] = np.where(alpha[sel], rgb[sel][:, None], columns[e, x])
+
+
+def _pixels(rgb: np.ndarray) -> np.ndarray:
+    """(M, 3) uint8 colours as (M,) whole-pixel items matching the column buffers."""
+    return np.ascontiguousarray(rgb, dtype=np.uint8).view("V3")[:, 0]
 
 
 def _rank_within_groups(key: np.ndarray) -> np.ndarray:

@@ -3,10 +3,12 @@ save/load (also across backends), error messages, and the training step."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import keras
@@ -195,6 +197,17 @@ def test_load_errors(tmp_path, lstm_agent):
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(ValueError, match="cut.keras"):
         load_agent(cut)
+    # Config and weights that do not match (hidden size edited in config.json).
+    with zipfile.ZipFile(good) as zin:
+        meta = json.loads(zin.read("config.json"))
+        meta["config"]["agent_config"]["hidden"] += 8
+        mismatched = tmp_path / "mismatched.keras"
+        with zipfile.ZipFile(mismatched, "w") as zout:
+            for item in zin.infolist():
+                data = json.dumps(meta).encode() if item.filename == "config.json" else zin.read(item)
+                zout.writestr(item, data)
+    with pytest.raises(ValueError, match="mismatched.keras"):
+        load_agent(mismatched)
 
 
 def _train_batch(agent: VLNAgent, seed: int = 0) -> dict:

@@ -1,0 +1,205 @@
+"""Batched rollouts on a vector env: policies (expert, random, agent) and recorded trajectories.
+
+Episodes are run in *waves*: every env of the vector env is reset with its own seed, and
+the wave lasts until each env's episode has ended (later autoreset episodes are ignored).
+So the episodes of a run are exactly those of the given seeds, short and long alike, and
+the same seeds give the same episodes. Observations are stored step-major, as whole
+batches; no per-env Python work happens per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass
+class Trajectory:
+    """One recorded episode."""
+
+    mission: str
+    seed: int
+    images: np.ndarray  # (T, H, W, 3) uint8: the observation before each action
+    actions: np.ndarray  # (T,) int: actions taken
+    expert: np.ndarray  # (T,) int: the expert's action at each observation (-1: none)
+    rewards: np.ndarray  # (T,) float
+    values: np.ndarray  # (T,) float: the agent's value estimates (0 without an agent)
+    info: dict[str, Any]  # the env's end-of-episode info
+    attention: np.ndarray | None = None  # (T, L) attention over the mission's words
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def success(self) -> bool:
+        return bool(self.info.get("success", False))
+
+
+class Policy(Protocol):
+    """What drives a wave: told the missions at its start, then asked for a batch of actions."""
+
+    def begin(self, missions: Sequence[str]) -> None: ...
+
+    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+
+class ExpertPolicy:
+    """Follows ``info["expert_action"]``."""
+
+    def begin(self, missions: Sequence[str]) -> None:
+        pass
+
+    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        if (expert < 0).any():
+            raise ValueError("the expert policy needs info['expert_action'] from the env, which it does not give")
+        return expert.astype(np.int64), {}
+
+
+class RandomPolicy:
+    """Uniformly random actions (seeded)."""
+
+    def __init__(self, num_actions: int, seed: int = 0) -> None:
+        self.num_actions, self.rng = int(num_actions), np.random.default_rng(seed)
+
+    def begin(self, missions: Sequence[str]) -> None:
+        self.n = len(missions)
+
+    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        return self.rng.integers(0, self.num_actions, size=len(images)), {}
+
+
+class AgentPolicy:
+    """The agent, stepping a whole batch through its compiled single-step call.
+
+    mode "greedy" takes the most likely action, "sample" samples from the policy. With
+    ``beta > 0`` each action is the expert's with probability beta (DAgger's mixture).
+    """
+
+    def __init__(self, agent, mode: str = "greedy", beta: float = 0.0, seed: int = 0, max_words: int | None = None) -> None:
+        if mode not in ("greedy", "sample"):
+            raise ValueError(f"mode must be 'greedy' or 'sample', got {mode!r}")
+        self.agent, self.mode, self.beta = agent, mode, float(beta)
+        self.rng = np.random.default_rng(seed)
+        self.max_words = max_words
+        self.no_action = int(agent.config.num_actions)
+
+    def begin(self, missions: Sequence[str]) -> None:
+        tokens = self.agent.vocab.encode_batch(list(missions), max_len=self.max_words)
+        self.tokens = tokens
+        self.enc = self.agent.encode_instruction(tokens)
+        self.state = self.agent.initial_state(len(missions))
+        self.prev = np.full(len(missions), self.no_action, np.int32)
+
+    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        out = self.agent.step(self.enc, images, self.prev, self.state)
+        logits = np.asarray(out["logits"], np.float64)
+        if self.mode == "greedy":
+            actions = logits.argmax(axis=1)
+        else:
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            actions = (p.cumsum(axis=1) > self.rng.random((len(p), 1))).argmax(axis=1)
+        if self.beta > 0:
+            use_expert = (self.rng.random(len(actions)) < self.beta) & (expert >= 0)
+            actions = np.where(use_expert, expert, actions)
+        self.state = {"state_h": out["state_h"], "state_c": out["state_c"]}
+        self.prev = actions.astype(np.int32)
+        return actions.astype(np.int64), {"values": np.asarray(out["value"]).reshape(-1), "attention": np.asarray(out["attention"])}
+
+
+def end_info(info: dict[str, Any], i: int) -> dict[str, Any]:
+    """Env ``i``'s entries of a vector env's info dict (only those its ``_key`` mask marks)."""
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        mask = info.get("_" + key)
+        if mask is None or bool(mask[i]):
+            out[key] = value[i]
+    return out
+
+
+def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None, max_steps: int = 100_000) -> list[Trajectory]:
+    """Run one episode per env of ``env`` (a gymnasium VectorEnv), seeded by ``seeds``.
+
+    Returns the trajectories of the first ``keep`` envs (all by default), in order.
+    """
+    n = env.num_envs
+    if len(seeds) != n:
+        raise ValueError(f"need {n} seeds for {n} envs, got {len(seeds)}")
+    keep = n if keep is None else int(keep)
+    obs, info = env.reset(seed=[int(s) for s in seeds])
+    missions = [str(m) for m in obs["mission"]]
+    policy.begin(missions)
+    active = np.zeros(n, bool)
+    active[:keep] = True
+    length = np.zeros(n, np.int64)
+    ends: dict[int, dict[str, Any]] = {}
+    images, actions, experts, rewards, values, attention = [], [], [], [], [], []
+    expert = _expert(info, n)
+    for _ in range(max_steps):
+        act, extras = policy.act(obs["image"], expert)
+        images.append(obs["image"])
+        actions.append(act)
+        experts.append(expert)
+        values.append(extras.get("values", np.zeros(n)))
+        if "attention" in extras:
+            attention.append(extras["attention"])
+        obs, reward, terminated, truncated, info = env.step(act)
+        rewards.append(np.asarray(reward, np.float64))
+        length += active
+        ended = (np.asarray(terminated) | np.asarray(truncated)) & active
+        for i in np.flatnonzero(ended):
+            ends[int(i)] = end_info(info, int(i))
+        active &= ~ended
+        if not active.any():
+            break
+        expert = _expert(info, n)
+    else:
+        raise RuntimeError(f"episodes did not end within {max_steps} steps")
+    stacked = {
+        "images": np.stack(images), "actions": np.stack(actions), "expert": np.stack(experts),
+        "rewards": np.stack(rewards), "values": np.stack(values),
+    }
+    att = np.stack(attention) if attention else None
+    out = []
+    for i in range(keep):
+        t = int(length[i])
+        out.append(Trajectory(
+            mission=missions[i], seed=int(seeds[i]),
+            images=stacked["images"][:t, i].copy(), actions=stacked["actions"][:t, i].astype(np.int64),
+            expert=stacked["expert"][:t, i].astype(np.int64), rewards=stacked["rewards"][:t, i],
+            values=stacked["values"][:t, i].astype(np.float64), info=ends[i],
+            attention=None if att is None else att[:t, i].copy(),
+        ))
+    return out
+
+
+def _expert(info: dict[str, Any], n: int) -> np.ndarray:
+    if "expert_action" not in info:
+        return np.full(n, -1, np.int64)
+    return np.asarray(info["expert_action"], np.int64).reshape(n)
+
+
+def run_episodes(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:
+    """``n_episodes`` episodes with seeds ``seed, seed + 1, ...``, in waves of ``env.num_envs``."""
+    out: list[Trajectory] = []
+    n = env.num_envs
+    while len(out) < n_episodes:
+        base = seed + len(out)
+        keep = min(n, n_episodes - len(out))
+        out.extend(run_wave(env, policy, [base + i for i in range(n)], keep=keep))
+    return out
+
+
+def sample_missions(env, n: int, seed: int) -> list[str]:
+    """Missions of ``n`` episodes (resets only), e.g. to build a vocabulary."""
+    missions: list[str] = []
+    while len(missions) < n:
+        obs, _ = env.reset(seed=seed + len(missions))
+        missions.extend(str(m) for m in obs["mission"])
+    return missions[:n]

@@ -1,0 +1,116 @@
+"""Training configuration: one dataclass, presets, and JSON round trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved as ``config.json`` in the run folder."""
+
+    env: str = "vln/GoToObject-v0"
+    """Gymnasium id of the environment."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments for the env (e.g. ``{"num_rooms": [2, 3]}``)."""
+    out: str = "runs/default"
+    """Run folder: agent.keras, config.json, metrics.csv, eval.json, curves.png, checkpoint/."""
+    seed: int = 0
+    """Seeds every random choice: episodes, sampling, minibatches, weights."""
+    num_envs: int = 64
+    """Envs of the native vector env, stepped as one batch."""
+
+    # ---- agent
+    hidden: int = 128
+    """Units of the policy's recurrent cell."""
+    rnn: str = "lstm"
+    """Recurrent cell of the policy: "lstm" or "gru"."""
+    bidirectional: bool = False
+    """Bidirectional instruction encoder."""
+    text_hidden: int = 64
+    """Units of the instruction LSTM."""
+
+    # ---- phase 1: imitation
+    il_episodes: int = 3000
+    """Expert demonstrations for behaviour cloning (0 skips imitation)."""
+    il_epochs: float = 6.0
+    """Passes over the demonstrations."""
+    dagger_rounds: int = 3
+    """DAgger / student-forcing rounds: the agent drives, the expert labels (0 skips)."""
+    dagger_episodes: int = 1000
+    """Episodes collected per DAgger round."""
+    dagger_epochs: float = 2.0
+    """Passes over the aggregated data after each round."""
+    dagger_beta: float = 0.5
+    """Probability of taking the expert's action in the first round (halved each round)."""
+
+    # ---- phase 2: REINFORCE
+    rl_updates: int = 0
+    """REINFORCE updates, each on ``num_envs`` sampled episodes (0 skips)."""
+    gamma: float = 0.95
+    """Discount of returns."""
+    entropy_coef: float = 0.01
+    """Entropy bonus weight."""
+    value_coef: float = 0.5
+    """Value-baseline loss weight."""
+    il_mix: float = 0.2
+    """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables)."""
+    rl_lr: float = 3e-4
+    """Learning rate of the REINFORCE phase."""
+
+    # ---- optimisation
+    lr: float = 1e-3
+    """Learning rate of the imitation phase (Adam)."""
+    clipnorm: float = 1.0
+    """Gradient clipping by global norm."""
+    batch_size: int = 32
+    """Episodes per minibatch."""
+    chunk: int = 20
+    """Truncated-BPTT length: longer episodes are trained chunk by chunk, state carried."""
+
+    # ---- evaluation and logging
+    eval_episodes: int = 200
+    """Held-out episodes for eval.json, per split (0 skips)."""
+    eval_seed: int = 1_000_000
+    """First seed of the evaluation episodes."""
+    checkpoint_every: int = 20
+    """REINFORCE updates between checkpoints."""
+    max_words: int = 0
+    """Instruction length in tokens (0: from the training missions)."""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The README's main job: GoToObject on a 2-core CPU within 15 minutes.
+    "default": {},
+    # A few seconds: for tests and smoke runs.
+    "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
+                 dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
+    # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
+    "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3]}, il_episodes=1500, il_epochs=6.0,
+                  dagger_rounds=2, dagger_episodes=500, rl_updates=60, chunk=25, batch_size=24, num_envs=64),
+}
+
+
+def preset(name: str, **overrides: Any) -> TrainConfig:
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return TrainConfig.from_dict({**PRESETS[name], **overrides})

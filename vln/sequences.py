@@ -1,0 +1,137 @@
+"""Padded, chunked training batches from trajectories, and the loop that trains on them.
+
+Imitation and REINFORCE share one weighted cross-entropy step: each step of a sample has
+a target action, a weight (1 on expert labels for imitation, the advantage for
+REINFORCE) and optionally a return for the value head. Episodes longer than ``chunk``
+are trained by truncated BPTT: chunk after chunk, the recurrent state carried across.
+Every batch has the same shape (batch_size, chunk), so the compiled step never retraces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vln.collect import Trajectory
+
+
+@dataclass
+class Sample:
+    """A trajectory with its per-step training targets."""
+
+    traj: Trajectory
+    targets: np.ndarray  # (T,) int: the action to make more (or less) likely
+    weights: np.ndarray  # (T,) float: its weight
+    returns: np.ndarray | None = None  # (T,) float: value targets, or None for no value loss
+
+
+def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0) -> list[Sample]:
+    """Expert labels on every visited state, weight ``weight``."""
+    out = []
+    for t in trajs:
+        if (t.expert < 0).any():
+            raise ValueError("imitation needs info['expert_action'] on every step; this env gives none")
+        out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32)))
+    return out
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    out = np.zeros(len(rewards), np.float64)
+    acc = 0.0
+    for i in range(len(rewards) - 1, -1, -1):
+        acc = rewards[i] + gamma * acc
+        out[i] = acc
+    return out
+
+
+def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, normalize: bool = True) -> list[Sample]:
+    """Taken actions weighted by the advantage (return minus the value baseline)."""
+    returns = [discounted_returns(t.rewards, gamma) for t in trajs]
+    adv = [r - t.values for r, t in zip(returns, trajs)]
+    if normalize and adv:
+        flat = np.concatenate(adv)
+        scale = flat.std() + 1e-6
+        adv = [a / scale for a in adv]
+    return [Sample(t, t.actions, a.astype(np.float32), r.astype(np.float32)) for t, a, r in zip(trajs, adv, returns)]
+
+
+def train_samples(
+    agent,
+    samples: Sequence[Sample],
+    *,
+    epochs: float,
+    batch_size: int,
+    chunk: int,
+    max_words: int,
+    rng: np.random.Generator,
+    on_step: Callable[[dict[str, float], int], None] | None = None,
+) -> dict[str, float]:
+    """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
+
+    Returns the mean of the loss terms; ``on_step(stats, frames)`` is called per minibatch.
+    """
+    if not samples:
+        raise ValueError("no training samples")
+    n = len(samples)
+    b = min(batch_size, n)
+    updates = max(1, int(round(epochs * n / b)))
+    order = np.concatenate([rng.permutation(n) for _ in range(int(np.ceil(updates * b / n)) + 1)])
+    totals: dict[str, float] = {}
+    for u in range(updates):
+        batch = [samples[i] for i in order[u * b : (u + 1) * b]]
+        stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
+        for k, v in stats.items():
+            totals[k] = totals.get(k, 0.0) + v / updates
+        if on_step is not None:
+            on_step(stats, frames)
+    return totals
+
+
+def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> tuple[dict[str, float], int]:
+    """One update per chunk over a minibatch of samples (truncated BPTT across chunks)."""
+    b = len(batch)
+    lengths = np.array([len(s.traj) for s in batch])
+    t_pad = int(np.ceil(lengths.max() / chunk) * chunk)
+    h, w, c = batch[0].traj.images.shape[1:]
+    images = np.zeros((b, t_pad, h, w, c), np.uint8)
+    prev = np.full((b, t_pad), agent.config.num_actions, np.int32)
+    targets = np.zeros((b, t_pad), np.int32)
+    weights = np.zeros((b, t_pad), np.float32)
+    mask = np.zeros((b, t_pad), np.float32)
+    returns = np.zeros((b, t_pad), np.float32)
+    value_mask = np.zeros((b, t_pad), np.float32)
+    for i, s in enumerate(batch):
+        t = len(s.traj)
+        images[i, :t] = s.traj.images
+        prev[i, 1:t] = s.traj.actions[: t - 1]
+        targets[i, :t] = s.targets
+        weights[i, :t] = s.weights
+        mask[i, :t] = 1.0
+        if s.returns is not None:
+            returns[i, :t] = s.returns
+            value_mask[i, :t] = 1.0
+    tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
+    if tokens.shape[1] < max_words:
+        tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
+    state = agent.initial_state(b)
+    totals: dict[str, float] = {}
+    n_chunks = t_pad // chunk
+    for k in range(n_chunks):
+        sl = slice(k * chunk, (k + 1) * chunk)
+        if not mask[:, sl].any():
+            break
+        feed = {
+            "tokens": tokens, "images": images[:, sl], "prev_actions": prev[:, sl], "actions": targets[:, sl],
+            "weights": weights[:, sl], "mask": mask[:, sl], "returns": returns[:, sl], "value_mask": value_mask[:, sl],
+            **state,
+        }
+        if k + 1 < n_chunks and mask[:, (k + 1) * chunk :].any():
+            # The state entering the next chunk, from this chunk's forward pass.
+            out = agent.sequence_forward(feed)
+            state = {"state_h": out["state_h"], "state_c": out["state_c"]}
+        stats = agent.train_batch(feed)
+        for key, v in stats.items():
+            totals[key] = totals.get(key, 0.0) + v / n_chunks
+    return totals, int(mask.sum())

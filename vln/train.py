@@ -1,0 +1,274 @@
+"""The training run: imitation (behaviour cloning, then DAgger), then REINFORCE, then evaluation.
+
+Reads top to bottom: ``run(config)`` builds the env and the agent, runs each phase for its
+budget, checkpoints atomically after every phase step, and writes the run folder.
+``resume=True`` continues a killed run from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from vln.checkpoint import atomic_write_json, atomic_write_text, read_state
+from vln.collect import AgentPolicy, ExpertPolicy, run_episodes, sample_missions
+from vln.config import TrainConfig
+from vln.evaluation import evaluate_policy
+from vln.sequences import imitation_samples, reinforce_samples, train_samples
+from vln.tokenizer import Vocabulary
+
+METRIC_FIELDS = ("phase", "step", "env_frames", "train_frames", "loss", "policy_loss", "value_loss", "entropy",
+                 "success_rate", "wall_time")
+# Seeds of each phase live in their own range, so phases never share episodes.
+_IL_SEED, _DAGGER_SEED, _RL_SEED, _VOCAB_SEED = 0, 10_000_000, 20_000_000, 30_000_000
+
+
+def make_vector_env(config: TrainConfig, split: str = "train", num_envs: int | None = None):
+    import envs  # noqa: F401  (registers the built-in ids)
+
+    n = num_envs or config.num_envs
+    try:
+        return gym.make_vec(config.env, num_envs=n, vectorization_mode="vector_entry_point", split=split, **config.env_kwargs)
+    except gym.error.Error as exc:
+        raise ValueError(f"cannot make env {config.env!r}: {exc}") from exc
+
+
+class Run:
+    """State of one training run (what a checkpoint saves)."""
+
+    def __init__(self, config: TrainConfig, progress: bool = True) -> None:
+        self.config = config
+        self.dir = Path(config.out)
+        self.ckpt_dir = self.dir / "checkpoint"
+        self.counters = {"phase": "il", "round": 0, "update": 0, "env_frames": 0, "train_frames": 0, "metrics_rows": 0,
+                         "wall_time": 0.0}
+        self.rng = np.random.default_rng(config.seed)
+        self.progress = progress
+        self.started = time.time()
+        self.bar = None
+
+    # ------------------------------------------------------------ logging
+    def log(self, phase: str, stats: dict[str, float], success_rate: float | None = None) -> None:
+        row = {"phase": phase, "step": self.counters["update"] if phase == "rl" else self.counters["round"],
+               "env_frames": self.counters["env_frames"], "train_frames": self.counters["train_frames"],
+               "loss": stats.get("loss", ""), "policy_loss": stats.get("policy_loss", ""),
+               "value_loss": stats.get("value_loss", ""), "entropy": stats.get("entropy", ""),
+               "success_rate": "" if success_rate is None else success_rate, "wall_time": round(self.elapsed(), 2)}
+        path = self.dir / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        self.counters["metrics_rows"] += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(
+                f"{phase} frames={self.counters['train_frames']} loss={stats.get('loss', float('nan')):.3f}"
+                + ("" if success_rate is None else f" sr={success_rate:.2f}")
+            )
+
+    def elapsed(self) -> float:
+        return self.counters["wall_time"] + (time.time() - self.started)
+
+    # ------------------------------------------------------------ checkpoint
+    def save_checkpoint(self, agent) -> None:
+        agent.save(self.ckpt_dir / "agent.keras")
+        state = dict(self.counters, wall_time=self.elapsed(), rng=self.rng.bit_generator.state)
+        atomic_write_json(self.ckpt_dir / "state.json", state)
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.rng.bit_generator.state = state.pop("rng")
+        self.counters.update(state)
+        self.started = time.time()
+        # Rows logged after the checkpoint are redone: drop them.
+        path = self.dir / "metrics.csv"
+        if path.exists():
+            lines = path.read_text().splitlines(keepends=True)
+            keep = lines[: 1 + self.counters["metrics_rows"]] if self.counters["metrics_rows"] else []
+            atomic_write_text(path, "".join(keep))
+
+
+def build_agent(config: TrainConfig, env, missions: list[str]):
+    from agents import AgentConfig, VLNAgent
+
+    vocab = Vocabulary.build(missions)
+    image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
+    agent_config = AgentConfig(vocab_size=len(vocab), num_actions=int(env.single_action_space.n), image_shape=image_shape,
+                               hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
+                               text_hidden=config.text_hidden)
+    return VLNAgent(agent_config, vocab)
+
+
+def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train (and evaluate) as ``config`` says; returns the evaluation results."""
+    import keras
+
+    from agents import load_agent
+
+    out = Path(config.out)
+    state = read_state(out) if resume else None
+    if resume and state is None:
+        raise ValueError(f"--resume: no checkpoint in {out}/checkpoint (start the run without --resume)")
+    if not resume and (out / "checkpoint" / "state.json").exists():
+        raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    env = make_vector_env(config)
+    R = Run(config, progress)
+
+    if state is not None:
+        saved = TrainConfig.load(out / "config.json")
+        if saved != config:
+            raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
+        agent = load_agent(out / "checkpoint" / "agent.keras")
+        R.restore(state)
+    else:
+        missions = sample_missions(env, 2000, _VOCAB_SEED)
+        if config.max_words == 0:
+            longest = max(len(m.split()) for m in missions)
+            config.max_words = int(np.ceil((longest + 4) / 8) * 8)
+        atomic_write_text(out / "config.json", config.to_json())
+        agent = build_agent(config, env, missions)
+    max_words = config.max_words
+
+    if progress:
+        from tqdm.auto import tqdm
+
+        R.bar = tqdm(total=None, unit=" updates", dynamic_ncols=True)
+
+    def on_step(phase, log_every: int = 25):
+        count = [0]
+
+        def cb(stats, frames):
+            R.counters["train_frames"] += frames
+            count[0] += 1
+            if R.bar is not None:
+                R.bar.update(1)
+                R.bar.set_postfix_str(f"{phase} frames={R.counters['train_frames']} loss={stats['loss']:.3f}")
+            if phase != "rl" and count[0] % log_every == 0:
+                R.log(phase, stats)
+        return cb
+
+    # ---------------------------------------------------------------- phase 1: imitation
+    needs_demos = config.il_episodes > 0 and (
+        R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds))
+    dataset = []
+    if needs_demos:
+        demos = run_episodes(make_vector_env(config), ExpertPolicy(), config.il_episodes, _IL_SEED)
+        dataset = imitation_samples(demos)
+        if R.counters["phase"] == "il":
+            R.counters["env_frames"] += sum(len(s.traj) for s in dataset)
+    if R.counters["phase"] == "il":
+        if config.il_episodes > 0:
+            agent.compile_for_training(learning_rate=config.lr, clipnorm=config.clipnorm, value_coef=0.0, entropy_coef=0.0)
+            stats = train_samples(agent, dataset, epochs=config.il_epochs, batch_size=config.batch_size, chunk=config.chunk,
+                                  max_words=max_words, rng=R.rng, on_step=on_step("il"))
+            R.log("il", stats)
+        R.counters["phase"] = "dagger"
+        R.save_checkpoint(agent)
+
+    if R.counters["phase"] == "dagger":
+        if config.dagger_rounds > 0 and config.il_episodes == 0:
+            raise ValueError("DAgger needs imitation data: set --il-episodes > 0 or --dagger-rounds 0")
+        if R.counters["round"] < config.dagger_rounds:
+            agent.compile_for_training(learning_rate=config.lr, clipnorm=config.clipnorm, value_coef=0.0, entropy_coef=0.0)
+            # On resume, earlier rounds' data is re-collected with the restored agent.
+            for k in range(R.counters["round"]):
+                policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k, max_words=max_words)
+                dataset += imitation_samples(run_episodes(env, policy, config.dagger_episodes, _DAGGER_SEED + k * 1_000_000))
+        while R.counters["round"] < config.dagger_rounds:
+            k = R.counters["round"]
+            policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k, max_words=max_words)
+            trajs = run_episodes(env, policy, config.dagger_episodes, _DAGGER_SEED + k * 1_000_000)
+            R.counters["env_frames"] += sum(len(t) for t in trajs)
+            dataset += imitation_samples(trajs)
+            stats = train_samples(agent, dataset, epochs=config.dagger_epochs, batch_size=config.batch_size,
+                                  chunk=config.chunk, max_words=max_words, rng=R.rng, on_step=on_step("dagger"))
+            R.counters["round"] += 1
+            R.log("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])))
+            R.save_checkpoint(agent)
+        R.counters["phase"] = "rl"
+        R.save_checkpoint(agent)
+    del dataset
+
+    # ---------------------------------------------------------------- phase 2: REINFORCE
+    if R.counters["phase"] == "rl":
+        if R.counters["update"] < config.rl_updates:
+            agent.compile_for_training(learning_rate=config.rl_lr, clipnorm=config.clipnorm, value_coef=config.value_coef,
+                                       entropy_coef=config.entropy_coef)
+        while R.counters["update"] < config.rl_updates:
+            u = R.counters["update"]
+            policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
+            trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
+            R.counters["env_frames"] += sum(len(t) for t in trajs)
+            samples = reinforce_samples(trajs, config.gamma)
+            if config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
+                samples += imitation_samples(trajs, weight=config.il_mix)
+            stats = train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=config.chunk,
+                                  max_words=max_words, rng=R.rng, on_step=on_step("rl"))
+            R.counters["update"] += 1
+            R.log("rl", stats, success_rate=float(np.mean([t.success for t in trajs])))
+            if R.counters["update"] % config.checkpoint_every == 0 or R.counters["update"] == config.rl_updates:
+                R.save_checkpoint(agent)
+        R.counters["phase"] = "done"
+        R.save_checkpoint(agent)
+
+    # ---------------------------------------------------------------- outputs
+    agent.save(out / "agent.keras")
+    results: dict[str, Any] = {}
+    if config.eval_episodes > 0:
+        for split in ("unseen", "seen"):
+            eval_env = make_vector_env(config, split=split)
+            summary, _, _ = evaluate_policy(eval_env, AgentPolicy(agent, "greedy", max_words=max_words),
+                                            config.eval_episodes, config.eval_seed)
+            results[split] = summary
+        results = {**results["unseen"], "split": "unseen", "seen": results["seen"], "env": config.env,
+                   "wall_time_s": round(R.elapsed(), 1), "train_frames": R.counters["train_frames"],
+                   "env_frames": R.counters["env_frames"]}
+        atomic_write_json(out / "eval.json", results)
+    write_curves(out)
+    if R.bar is not None:
+        R.bar.close()
+    return results
+
+
+def write_curves(run_dir: str | Path) -> None:
+    """Learning curves from metrics.csv into curves.png (matplotlib, headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(run_dir) / "metrics.csv"
+    if not path.exists():
+        return
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for phase, color in (("il", "tab:blue"), ("dagger", "tab:orange"), ("rl", "tab:green")):
+        pts = [(float(r["train_frames"]), float(r["loss"])) for r in rows if r["phase"] == phase and r["loss"] != ""]
+        if pts:
+            axes[0].plot(*zip(*pts), "o-", color=color, label=phase, ms=3)
+        pts = [(float(r["train_frames"]), float(r["success_rate"])) for r in rows if r["phase"] == phase and r["success_rate"] != ""]
+        if pts:
+            axes[1].plot(*zip(*pts), "o-", color=color, label=phase, ms=3)
+    axes[0].set(xlabel="training frames", ylabel="loss", title="loss")
+    axes[1].set(xlabel="training frames", ylabel="success rate (rollouts)", title="success", ylim=(0, 1.02))
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = Path(run_dir) / ".curves.tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, Path(run_dir) / "curves.png")
