@@ -156,7 +156,10 @@ class EpisodeBatch:
         ep = self.episodes[i]
         assert ep is not None
         steps = int(self.steps[i])
-        trajectory = [tuple(p) for p in self.trajectory[i, : min(steps, self.max_steps) + 1].tolist()]
+        # Cells visited, in order; turning in place does not add a point (as R2R viewpoints).
+        cells = self.trajectory[i, : min(steps, self.max_steps) + 1]
+        keep = np.r_[True, (np.diff(cells, axis=0) != 0).any(axis=1)]
+        trajectory = [tuple(p) for p in cells[keep].tolist()]
         reference = reference_path(ep)
         return {
             "success": bool(success),

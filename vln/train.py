@@ -20,6 +20,7 @@ import numpy as np
 from vln.checkpoint import atomic_write_json, atomic_write_text, read_state
 from vln.collect import AgentPolicy, ExpertPolicy, run_episodes, sample_missions
 from vln.config import TrainConfig
+from vln.environments import make_vector_env as make_env
 from vln.evaluation import evaluate_policy
 from vln.sequences import imitation_samples, reinforce_samples, train_samples
 from vln.tokenizer import Vocabulary
@@ -31,13 +32,7 @@ _IL_SEED, _DAGGER_SEED, _RL_SEED, _VOCAB_SEED = 0, 10_000_000, 20_000_000, 30_00
 
 
 def make_vector_env(config: TrainConfig, split: str = "train", num_envs: int | None = None):
-    import envs  # noqa: F401  (registers the built-in ids)
-
-    n = num_envs or config.num_envs
-    try:
-        return gym.make_vec(config.env, num_envs=n, vectorization_mode="vector_entry_point", split=split, **config.env_kwargs)
-    except gym.error.Error as exc:
-        raise ValueError(f"cannot make env {config.env!r}: {exc}") from exc
+    return make_env(config.env, num_envs or config.num_envs, split, config.env_kwargs)
 
 
 class Run:

@@ -22,8 +22,8 @@ class GoToObjectTask(Task):
     def __init__(self, room_size: tuple[int, int] = (5, 7), num_distractors: tuple[int, int] = (1, 5), max_steps: int = 40) -> None:
         lo, hi = _pair(room_size, "room_size")
         d_lo, d_hi = _pair(num_distractors, "num_distractors")
-        if lo < 3:
-            raise ValueError(f"room_size must be at least 3 interior cells, got {room_size}")
+        if lo < 4:
+            raise ValueError(f"room_size must be at least 4 interior cells, got {room_size}")
         if d_lo < 0:
             raise ValueError(f"num_distractors must be >= 0, got {num_distractors}")
         # The target, its distractors, and room for the agent two cells away.

@@ -200,9 +200,9 @@ def test_expert_succeeds_optimally(env_id, split):
         assert term and info["success"], (env_id, split, seed)
         assert steps == optimal + 1  # the shortest plan, then STOP
         assert info["path_length"] == info["shortest_path_length"]
-        # One trajectory entry per step (turns repeat the cell); the cells visited are the reference path.
-        assert len(info["trajectory"]) == steps + 1
-        assert dedupe(info["trajectory"]) == info["reference_path"]
+        # One trajectory point per cell entered (turns add none): exactly the reference path.
+        assert len(info["trajectory"]) == info["path_length"] + 1
+        assert info["trajectory"] == info["reference_path"]
         assert reward > 0
 
 

@@ -283,7 +283,7 @@ def test_failed_stop_gives_zero_and_metrics(env_id):
     assert info["success"] is False and info["oracle_success"] is False
     assert info["distance_to_goal"] > 0
     assert info["path_length"] == 0.0
-    assert info["trajectory"] == [tuple(ep.start), tuple(ep.start)]
+    assert info["trajectory"] == [tuple(ep.start)]  # stopping in place adds no point
     assert info["reference_path"][0] == tuple(ep.start)
     assert info["shortest_path_length"] == len(info["reference_path"]) - 1 > 0
     with pytest.raises(RuntimeError):
@@ -328,7 +328,10 @@ def test_truncation_and_oracle_success(env_id):
     assert trunc and r == 0.0
     assert info["success"] is False and info["oracle_success"] is True
     assert info["distance_to_goal"] == 0.0
-    assert len(info["trajectory"]) == 81
+    # Cells visited, each once per visit: turning on the spot adds no point.
+    traj = info["trajectory"]
+    assert len(traj) == info["path_length"] + 1
+    assert all(a != b for a, b in zip(traj, traj[1:]))
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
@@ -375,3 +378,31 @@ def test_reward_shaping(env_id):
         obs, r, term, trunc, info = env.step(info["expert_action"])
     obs, r, term, trunc, info = env.step(0)
     assert r == 0.0
+
+
+def test_route_clauses_on_a_hand_built_path():
+    # Two 3x3 rooms side by side, a green door between; walk east through it, then south.
+    grid = np.full((5, 9), WALL, np.uint8)
+    grid[1:4, 1:4] = 0
+    grid[1:4, 5:8] = 0
+    grid[2, 4] = DOOR
+    door_color = np.full(grid.shape, -1, np.int8)
+    door_color[2, 4] = COLOR_NAMES.index("green")
+    from envs.core.world import WorldObject
+
+    goal = WorldObject(3, 7, OBJECT_TYPES.index("ball"), COLOR_NAMES.index("red"))
+    landmark = WorldObject(1, 2, OBJECT_TYPES.index("box"), COLOR_NAMES.index("blue"))
+    far = WorldObject(1, 7, OBJECT_TYPES.index("key"), COLOR_NAMES.index("grey"))
+    path = [(2, 1), (2, 2), (2, 3), (2, 4), (2, 5), (3, 5), (3, 6)]
+    clauses = FollowRouteTask._clauses(path, grid, door_color, None, [goal, landmark, far])
+    assert clauses == [
+        ("landmark", {"obj": "blue box"}),
+        ("exit", {"door": "green"}),
+        ("turn", {"side": "right"}),
+        ("goal", {"obj": "red ball"}),
+    ]
+    # Mirror: after the door turn north, a left turn.
+    path = [(2, 1), (2, 2), (2, 3), (2, 4), (2, 5), (1, 5), (1, 6)]
+    goal = WorldObject(1, 7, OBJECT_TYPES.index("ball"), COLOR_NAMES.index("red"))
+    clauses = FollowRouteTask._clauses(path, grid, door_color, None, [goal])
+    assert ("turn", {"side": "left"}) in clauses
