@@ -34,7 +34,8 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
 
     Args:
         blocked: (B, H, W) bool, cells the agent cannot enter.
-        goal: (B, H, W) bool, cells where stopping succeeds.
+        goal: (B, H, W) bool, cells where the expert stops (any heading), or
+            (B, 4, H, W) bool, (heading, cell) states where it stops.
 
     Returns:
         (B, 4, H, W) int16; ``UNREACHABLE`` where the goal cannot be reached.
@@ -42,7 +43,8 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
     b, h, w = blocked.shape
     free = ~blocked
     dist = np.full((b, 4, h, w), UNREACHABLE, dtype=np.int16)
-    dist[np.broadcast_to(goal[:, None], dist.shape)] = 0
+    goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], dist.shape)
+    dist[goal4 & free[:, None]] = 0
     # Forward moves are possible only into free cells: precompute per heading.
     fwd_free = np.stack([_shift_from(free, int(dr), int(dc), False) for dr, dc in DIR_VEC], axis=1)
     fwd_free &= free[:, None]

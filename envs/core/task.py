@@ -59,9 +59,10 @@ class Task(ABC):
             for i in pending:
                 cands[i], attempts[i] = self._candidate(seeds[i], split, attempts[i])
             blocked = np.stack([pad_to(cands[i].blocked(), self.max_grid, True) for i in pending])
-            goal = np.stack([pad_to(cands[i].goal_region(), self.max_grid, False) for i in pending])
-            dist = action_distances(blocked, goal)
-            geo = cell_distances(blocked, goal)
+            region = np.stack([pad_to(cands[i].goal_region(), self.max_grid, False) for i in pending])
+            stops = np.stack([[pad_to(g, self.max_grid, False) for g in cands[i].expert_goal()] for i in pending])
+            dist = action_distances(blocked, stops)
+            geo = cell_distances(blocked, region)
             still = []
             for j, i in enumerate(pending):
                 ep = cands[i]

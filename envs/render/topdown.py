@@ -13,8 +13,8 @@ from envs.render.sprites import SPRITE_MASKS
 _FLOOR = np.array((30, 30, 30), np.uint8)
 _WALL = np.array((150, 140, 120), np.uint8)
 _GRIDLINE = np.array((50, 50, 50), np.uint8)
-_PATH = (255, 255, 255)
-_AGENT = (255, 80, 0)
+_PATH = (0, 220, 255)  # cyan: no object has this colour
+_AGENT = (255, 255, 255)
 
 
 def render_topdown(
@@ -57,5 +57,7 @@ def render_topdown(
     r = cell * 0.42
     tri = [(cx + fwd[1] * r, cy + fwd[0] * r), (cx - fwd[1] * r + side[1] * r * 0.8, cy - fwd[0] * r + side[0] * r * 0.8),
            (cx - fwd[1] * r - side[1] * r * 0.8, cy - fwd[0] * r - side[0] * r * 0.8)]
-    cv2.fillPoly(img, [np.round(np.array(tri)).astype(np.int32)], _AGENT, lineType=cv2.LINE_AA)
+    poly = [np.round(np.array(tri)).astype(np.int32)]
+    cv2.fillPoly(img, poly, _AGENT, lineType=cv2.LINE_AA)
+    cv2.polylines(img, poly, True, (0, 0, 0), 1, lineType=cv2.LINE_AA)
     return img

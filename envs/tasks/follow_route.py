@@ -104,7 +104,8 @@ class FollowRouteTask(Task):
         if start is None:
             return None
         episode = Episode(grid, door_color, objects, 0, start, int(episode_rng.integers(4)), "", self.default_max_steps)
-        dist = action_distances(pad_to(episode.blocked(), self.max_grid, True)[None], pad_to(episode.goal_region(), self.max_grid, False)[None])[0]
+        stops = np.stack([pad_to(g, self.max_grid, False) for g in episode.expert_goal()])
+        dist = action_distances(pad_to(episode.blocked(), self.max_grid, True)[None], stops[None])[0]
         try:
             path = expert_path(dist, start, episode.start_dir)
         except ValueError:
