@@ -19,7 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from agents.config import AgentConfig
-from agents.layers import film, masked_mean, masked_softmax
+from agents.layers import film, last_valid, masked_softmax
 from vln.tokenizer import PAD_ID, Vocabulary
 
 # Names of the whole-sequence call's inputs (anything else in a batch is ignored).
@@ -89,8 +89,11 @@ class VLNAgent(keras.Model):
 
         # Visual encoder: three strided convs, FiLM from the instruction summary, dense.
         self.conv1 = layers.Conv2D(f1, 5, strides=2, padding="same", activation="relu", name="conv1")
-        self.conv2 = layers.Conv2D(f2, 3, strides=2, padding="same", activation="relu", name="conv2")
+        self.conv2 = layers.Conv2D(f2, 3, strides=2, padding="same", name="conv2")
         self.conv3 = layers.Conv2D(f3, 3, strides=2, padding="same", name="conv3")
+        # FiLM after the last two convs (BabyAI stacks FiLM layers): colour and shape
+        # words select features at two scales.
+        self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
         self.film_params = layers.Dense(2 * f3, kernel_initializer="zeros", name="film")
         self.visual_dense = layers.Dense(cfg.hidden, activation="relu", name="visual_dense")
 
@@ -139,13 +142,15 @@ class VLNAgent(keras.Model):
         x = self.word_embedding(tokens)
         words = self.text_rnn(x, mask=mask)
         words = words * ops.cast(mask, words.dtype)[..., None]
-        return words, mask, masked_mean(words, mask)
+        # The summary is the encoder's output at the last real word: it has read the whole
+        # instruction (a mean over words dilutes the few that name the goal).
+        return words, mask, last_valid(words, mask)
 
     def _visual(self, frames: Any, summary: Any) -> Any:
         """frames (N, H, W, 3) uint8 and summary (N, D) -> visual features (N, hidden)."""
         x = ops.cast(frames, "float32") / 255.0
-        x = self.conv3(self.conv2(self.conv1(x)))
-        x = ops.relu(film(x, self.film_params(summary)))
+        x = ops.relu(film(self.conv2(self.conv1(x)), self.film_params2(summary)))
+        x = ops.relu(film(self.conv3(x), self.film_params(summary)))
         x = ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
         return self.visual_dense(x)
 

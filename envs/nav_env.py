@@ -157,9 +157,8 @@ class EpisodeBatch:
         assert ep is not None
         steps = int(self.steps[i])
         # Cells visited, in order; turning in place does not add a point (as R2R viewpoints).
-        cells = self.trajectory[i, : min(steps, self.max_steps) + 1]
-        keep = np.r_[True, (np.diff(cells, axis=0) != 0).any(axis=1)]
-        trajectory = [tuple(p) for p in cells[keep].tolist()]
+        cells = [tuple(p) for p in self.trajectory[i, : min(steps, self.max_steps) + 1].tolist()]
+        trajectory = cells[:1] + [b for a, b in zip(cells, cells[1:]) if a != b]
         reference = reference_path(ep)
         return {
             "success": bool(success),

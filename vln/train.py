@@ -196,6 +196,9 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
 
     # ---------------------------------------------------------------- phase 2: REINFORCE
     if R.counters["phase"] == "rl":
+        if R.counters["update"] == 0 and config.rl_updates > 0 and config.eval_episodes > 0:
+            # Held-out figures of the imitation agent, so the run shows what REINFORCE adds.
+            atomic_write_json(out / "eval_before_rl.json", evaluate_splits(agent, config))
         if R.counters["update"] < config.rl_updates:
             agent.compile_for_training(learning_rate=config.rl_lr, clipnorm=config.clipnorm, value_coef=config.value_coef,
                                        entropy_coef=config.entropy_coef)
@@ -220,19 +223,25 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     agent.save(out / "agent.keras")
     results: dict[str, Any] = {}
     if config.eval_episodes > 0:
-        for split in ("unseen", "seen"):
-            eval_env = make_vector_env(config, split=split)
-            summary, _, _ = evaluate_policy(eval_env, AgentPolicy(agent, "greedy", max_words=max_words),
-                                            config.eval_episodes, config.eval_seed)
-            results[split] = summary
-        results = {**results["unseen"], "split": "unseen", "seen": results["seen"], "env": config.env,
-                   "wall_time_s": round(R.elapsed(), 1), "train_frames": R.counters["train_frames"],
-                   "env_frames": R.counters["env_frames"]}
+        results = {**evaluate_splits(agent, config), "env": config.env, "wall_time_s": round(R.elapsed(), 1),
+                   "train_frames": R.counters["train_frames"], "env_frames": R.counters["env_frames"]}
+        if (out / "eval_before_rl.json").exists():
+            results["before_rl"] = json.loads((out / "eval_before_rl.json").read_text())
         atomic_write_json(out / "eval.json", results)
     write_curves(out)
     if R.bar is not None:
         R.bar.close()
     return results
+
+
+def evaluate_splits(agent, config: TrainConfig) -> dict[str, Any]:
+    """Greedy held-out evaluation: val-unseen at the top level, val-seen under "seen"."""
+    results = {}
+    for split in ("unseen", "seen"):
+        env = make_vector_env(config, split=split)
+        policy = AgentPolicy(agent, "greedy", max_words=config.max_words)
+        results[split], _, _ = evaluate_policy(env, policy, config.eval_episodes, config.eval_seed)
+    return {**results["unseen"], "split": "unseen", "seen": results["seen"]}
 
 
 def write_curves(run_dir: str | Path) -> None:

@@ -17,16 +17,49 @@ UNREACHABLE = np.int16(10_000)
 DIR_VEC_LIST = [tuple(int(v) for v in d) for d in DIR_VEC]
 
 
-def _shift_from(arr: np.ndarray, d_row: int, d_col: int, fill) -> np.ndarray:
-    """out[..., r, c] = arr[..., r + d_row, c + d_col] (``fill`` outside the grid)."""
-    out = np.full_like(arr, fill)
-    h, w = arr.shape[-2:]
-    rs_dst = slice(max(-d_row, 0), h - max(d_row, 0))
-    cs_dst = slice(max(-d_col, 0), w - max(d_col, 0))
-    rs_src = slice(max(d_row, 0), h - max(-d_row, 0))
-    cs_src = slice(max(d_col, 0), w - max(-d_col, 0))
-    out[..., rs_dst, cs_dst] = arr[..., rs_src, cs_src]
-    return out
+# Segment offsets of the line sweeps: larger than any distance plus any line length, so a
+# running minimum never carries a value across a blocked cell (see ``_line_sweeps``).
+_SEGMENT = 1 << 16
+
+
+def _oriented(arr: np.ndarray, heading: int) -> np.ndarray:
+    """A view of (..., H, W) ``arr`` whose axis -1 runs against ``heading``'s moves.
+
+    Seen through this view, a forward move always goes from index i to index i - 1 of
+    the last axis, so one running minimum along it relaxes every forward chain at once.
+    """
+    if heading in (1, 3):  # south / north: lines are columns
+        arr = np.swapaxes(arr, -1, -2)
+    return arr[..., ::-1] if heading in (0, 1) else arr  # east / south move up the index: reverse
+
+
+class _LineSweeps:
+    """Exact relaxation of straight moves along all lines of a grid, for one heading.
+
+    Along a run of free cells, a state i steps forward to i - 1 (in the ``_oriented``
+    view) at cost 1, so ``dist[i] = min over j <= i in the run of dist[j] + (i - j)``:
+    a running minimum of ``dist[j] - j``. Offsetting each run by a multiple of
+    ``_SEGMENT`` (later runs lower) keeps the minimum from crossing blocked cells.
+    """
+
+    def __init__(self, free: np.ndarray, heading: int) -> None:
+        free_o = _oriented(free, heading)
+        n = free_o.shape[-1]
+        run = np.cumsum(~free_o, axis=-1, dtype=np.int32)  # a blocked cell starts a new run
+        self.heading = heading
+        self.offset = np.arange(n, dtype=np.int32) + run * _SEGMENT
+
+    def __call__(self, dist: np.ndarray) -> None:
+        """Relax ``dist`` ((B, H, W) int32, blocked cells ``UNREACHABLE``) in place.
+
+        The running minimum includes each cell itself, so it never raises a value; a
+        blocked cell opens its run, so it is never lowered either.
+        """
+        view = _oriented(dist, self.heading)
+        best = view - self.offset
+        np.minimum.accumulate(best, axis=-1, out=best)
+        best += self.offset
+        view[...] = best
 
 
 def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -39,42 +72,51 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
 
     Returns:
         (B, 4, H, W) int16; ``UNREACHABLE`` where the goal cannot be reached.
+
+    Alternates two exact relaxations until nothing changes: every straight run of
+    forward moves per heading (``_LineSweeps``), then turns (one or two quarter turns).
+    Each round extends paths by a whole straight segment, so it takes about as many
+    rounds as an optimal path has turns, not as many as it has steps.
     """
     b, h, w = blocked.shape
     free = ~blocked
-    dist = np.full((b, 4, h, w), UNREACHABLE, dtype=np.int16)
-    goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], dist.shape)
-    dist[goal4 & free[:, None]] = 0
-    # Forward moves are possible only into free cells: precompute per heading.
-    fwd_free = np.stack([_shift_from(free, int(dr), int(dc), False) for dr, dc in DIR_VEC], axis=1)
-    fwd_free &= free[:, None]
+    goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], (b, 4, h, w))
+    dist = np.where(goal4 & free[:, None], np.int32(0), np.int32(UNREACHABLE))
+    sweeps = [_LineSweeps(free, k) for k in range(4)]
+    left, right, back = [3, 0, 1, 2], [1, 2, 3, 0], [2, 3, 0, 1]  # heading after a turn
+    # Relaxations only ever lower values, so an unchanged sum means nothing changed.
+    total = None
     while True:
-        fwd = np.stack(
-            [_shift_from(dist[:, k], int(dr), int(dc), UNREACHABLE) for k, (dr, dc) in enumerate(DIR_VEC)],
-            axis=1,
-        )
-        fwd = np.where(fwd_free, fwd + 1, UNREACHABLE)
-        turn = np.minimum(np.roll(dist, 1, axis=1), np.roll(dist, -1, axis=1)) + 1
-        new = np.minimum(dist, np.minimum(fwd, turn))
-        new = np.minimum(new, UNREACHABLE)
-        new[np.broadcast_to(blocked[:, None], new.shape)] = UNREACHABLE
-        if np.array_equal(new, dist):
-            return dist
-        dist = new
+        for k in range(4):
+            sweeps[k](dist[:, k])
+        # Turning: a quarter turn either way costs 1, a half turn 2. Blocked states stay
+        # UNREACHABLE (their neighbours offer at least UNREACHABLE + 1).
+        turn = np.minimum(dist[:, left], dist[:, right]) + 1
+        np.minimum(turn, dist[:, back] + 2, out=turn)
+        np.minimum(dist, turn, out=dist)
+        new_total = int(dist.sum(dtype=np.int64))
+        if new_total == total:
+            return dist.astype(np.int16)
+        total = new_total
 
 
 def cell_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
-    """Geodesic distance in cells (4-neighbour moves) to the goal region, (B, H, W) int16."""
+    """Geodesic distance in cells (4-neighbour moves) to the free cells of the goal region, (B, H, W) int16.
+
+    Gauss-Seidel line sweeps in the four directions until nothing changes: each round
+    extends paths by a straight segment.
+    """
     free = ~blocked
-    dist = np.where(goal, 0, UNREACHABLE).astype(np.int16)
+    dist = np.where(goal & free, np.int32(0), np.int32(UNREACHABLE))
+    sweeps = [_LineSweeps(free, k) for k in range(4)]
+    total = None
     while True:
-        best = dist
-        for dr, dc in DIR_VEC:
-            best = np.minimum(best, _shift_from(dist, int(dr), int(dc), UNREACHABLE) + 1)
-        best = np.where(free, np.minimum(best, UNREACHABLE), UNREACHABLE).astype(np.int16)
-        if np.array_equal(best, dist):
-            return dist
-        dist = best
+        for sweep in sweeps:
+            sweep(dist)
+        new_total = int(dist.sum(dtype=np.int64))
+        if new_total == total:
+            return dist.astype(np.int16)
+        total = new_total
 
 
 def expert_actions(dist: np.ndarray, rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray) -> np.ndarray:

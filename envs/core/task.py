@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 
 import numpy as np
 
-from envs.core.expert import UNREACHABLE, action_distances, cell_distances
+from envs.core.constants import WALL
+from envs.core.expert import DIR_VEC_LIST, UNREACHABLE, action_distances, cell_distances
 from envs.core.world import Episode
 from envs.core.mission import SPLITS
 
@@ -55,26 +56,32 @@ class Task(ABC):
         out: list[Episode | None] = [None] * len(seeds)
         pending = list(range(len(seeds)))
         while pending:
-            cands = {}
-            for i in pending:
-                cands[i], attempts[i] = self._candidate(seeds[i], split, attempts[i])
-            blocked = np.stack([pad_to(cands[i].blocked(), self.max_grid, True) for i in pending])
-            region = np.stack([pad_to(cands[i].goal_region(), self.max_grid, False) for i in pending])
-            stops = np.stack([[pad_to(g, self.max_grid, False) for g in cands[i].expert_goal()] for i in pending])
+            cands, tried = self._candidates([seeds[i] for i in pending], split, [attempts[i] for i in pending])
+            blocked, region, stops = self._expert_inputs(cands)
             dist = action_distances(blocked, stops)
             geo = cell_distances(blocked, region)
             still = []
             for j, i in enumerate(pending):
-                ep = cands[i]
+                ep = cands[j]
+                attempts[i] = tried[j]
                 if dist[j, ep.start_dir, ep.start[0], ep.start[1]] >= UNREACHABLE:
                     attempts[i] += 1  # never hand out an unreachable goal
                     still.append(i)
                     continue
                 ep.seed = seeds[i]
                 ep.extras["expert_dist"], ep.extras["cell_dist"] = dist[j], geo[j]
-                out[i] = ep
+                out[i] = self._finish(ep, split)
             pending = still
         return out  # type: ignore[return-value]
+
+    def _candidates(self, seeds: list[int], split: str, attempts: list[int]) -> tuple[list[Episode], list[int]]:
+        """One candidate per seed from its first attempt at or after ``attempts``.
+
+        Returns the candidates and the attempt each came from. Tasks that draw a whole
+        batch with vectorised numpy override this; the default calls ``_generate``.
+        """
+        pairs = [self._candidate(seed, split, attempt) for seed, attempt in zip(seeds, attempts)]
+        return [ep for ep, _ in pairs], [attempt for _, attempt in pairs]
 
     def _candidate(self, seed: int, split: str, attempt: int) -> tuple[Episode, int]:
         layout_stream = 1 if split == "unseen" else 0
@@ -86,9 +93,75 @@ class Task(ABC):
                 return episode, attempt
         raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts (seed {seed})")
 
-    @abstractmethod
     def _generate(self, layout_rng: np.random.Generator, episode_rng: np.random.Generator, split: str) -> Episode | None:
-        """One candidate episode, or None to retry."""
+        """One candidate episode, or None to retry (or override ``_candidates`` instead)."""
+        raise NotImplementedError
+
+    def _finish(self, episode: Episode, split: str) -> Episode:
+        """Last touches once the expert fields are in ``extras`` (default: none)."""
+        return episode
+
+    def _expert_inputs(self, episodes: list[Episode]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Blocked cells, goal region and expert stop states of a batch, padded to ``max_grid``.
+
+        The same as stacking ``blocked()``, ``goal_region()`` and ``expert_goal()`` of each
+        episode (padding is blocked), built with a few whole-batch operations.
+        """
+        n = len(episodes)
+        gh, gw = self.max_grid
+        grid = np.full((n, gh, gw), WALL, np.uint8)
+        for j, ep in enumerate(episodes):
+            h, w = ep.grid.shape
+            if h > gh or w > gw:
+                raise ValueError(f"grid {ep.grid.shape} exceeds the task's max_grid {self.max_grid}")
+            grid[j, :h, :w] = ep.grid
+        blocked = grid == WALL
+        objs = [(j, o.row, o.col) for j, ep in enumerate(episodes) for o in ep.objects]
+        if objs:
+            j_idx, rows, cols = np.array(objs).T
+            blocked[j_idx, rows, cols] = True
+        goals = np.array([(ep.objects[ep.goal].row, ep.objects[ep.goal].col) for ep in episodes], np.int64).reshape(n, 2)
+        every = np.arange(n)
+        region = np.zeros((n, gh, gw), bool)
+        stops = np.zeros((n, 4, gh, gw), bool)
+        for d_row in (-1, 0, 1):
+            for d_col in (-1, 0, 1):
+                r, c = goals[:, 0] + d_row, goals[:, 1] + d_col
+                ok = (r >= 0) & (r < gh) & (c >= 0) & (c < gw)
+                region[every[ok], r[ok], c[ok]] = True
+        # Stop next to the goal object, facing it (see ``Episode.expert_goal``).
+        for heading, (d_row, d_col) in enumerate(DIR_VEC_LIST):
+            r, c = goals[:, 0] - d_row, goals[:, 1] - d_col
+            ok = (r >= 0) & (r < gh) & (c >= 0) & (c < gw)
+            stops[every[ok], heading, r[ok], c[ok]] = True
+        region &= ~blocked
+        stops &= ~blocked[:, None]
+        return blocked, region, stops
+
+
+def hash_uniforms(salt: int, stream: int, seeds: np.ndarray, attempts: np.ndarray, count: int) -> np.ndarray:
+    """(n, count) uniforms in [0, 1), a pure function of (salt, stream, seed, attempt, column).
+
+    A counter-based generator (SplitMix64's mixer over a hashed key plus a counter) so a
+    whole batch of episodes draws its random numbers in a few array operations, and each
+    episode's numbers depend only on its own seed and attempt, never on the batch.
+    """
+    key = _mix64(np.full(len(seeds), salt, np.uint64) ^ np.uint64(stream))
+    key = _mix64(key ^ np.asarray(seeds, np.uint64))
+    key = _mix64(key ^ np.asarray(attempts, np.uint64))
+    counter = np.arange(1, count + 1, dtype=np.uint64) * _GOLDEN
+    bits = _mix64(key[:, None] + counter[None, :])
+    return (bits >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijective, well-avalanching scramble of uint64 values."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def pad_to(arr: np.ndarray, shape: tuple[int, int], fill) -> np.ndarray:

@@ -60,6 +60,7 @@ class RaycastRenderer:
         self.focal = self.width / (2.0 * self.tan_half)
         self.camera_x = (2.0 * (np.arange(self.width) + 0.5) / self.width - 1.0).astype(np.float64)
         self._build_tables()
+        self._walks: dict[int, dict] = {}  # DDA walks from cell centres, by walk length
 
     # ------------------------------------------------------------------ tables
     def _build_tables(self) -> None:
@@ -160,16 +161,109 @@ class RaycastRenderer:
                 active = active[~done]
         return env, depth.reshape(b, w), side.reshape(b, w), door_depth.reshape(b, w), door_col.reshape(b, w), d, plane
 
+    def _wall_index(self, side: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """Row of ``wall_columns`` for a wall hit on ``side`` at ``depth``."""
+        line = np.minimum(np.round(self.focal / np.maximum(depth, 1e-3)), self.max_h).astype(np.int64)
+        return side * (self.max_h + 1) + line
+
+    def _walk_table(self, n_steps: int) -> dict:
+        """The DDA walk of every (heading, column) ray from a cell centre, ``n_steps`` long.
+
+        Agents stand at cell centres facing one of four headings, so the cells a ray
+        crosses (as offsets from the eye's cell), the distance at each crossing and the
+        side it hits do not depend on where the agent is. We run the DDA of ``_cast`` once
+        here, without walls and with the same float arithmetic, so casting a batch is a
+        gather of the cells along these walks and a search for the first wall.
+        """
+        if n_steps in self._walks:
+            return self._walks[n_steps]
+        w = self.width
+        d = DIR_VEC.astype(np.float64)  # (4, 2)
+        plane = np.stack([d[:, 1], -d[:, 0]], axis=1) * self.tan_half
+        ray = (d[:, None, :] + plane[:, None, :] * self.camera_x[None, :, None]).reshape(-1, 2)
+        n = ray.shape[0]
+        with np.errstate(divide="ignore"):
+            delta = np.abs(1.0 / ray)
+        step = np.where(ray < 0, -1, 1)
+        side_dist = 0.5 * delta  # the eye is half a cell from the grid lines on both axes
+        cell = np.zeros((n, 2), np.int64)
+        offsets = np.zeros((n, n_steps, 2), np.int64)
+        dist = np.zeros((n, n_steps))
+        side = np.zeros((n, n_steps), np.int64)
+        rays = np.arange(n)
+        for s in range(n_steps):
+            axis = np.where(side_dist[:, 0] < side_dist[:, 1], 0, 1)
+            dist[:, s] = side_dist[rays, axis]
+            cell[rays, axis] += step[rays, axis]
+            side_dist[rays, axis] += delta[rays, axis]
+            offsets[:, s] = cell
+            side[:, s] = axis
+        table = {
+            "offsets": offsets.reshape(4, w, n_steps, 2),
+            "depth": np.maximum(dist, 1e-3).reshape(4, w, n_steps),
+            "wall_idx": self._wall_index(side, dist).reshape(4, w, n_steps),
+            "flat": {},  # per padded grid width: row/col offsets as flat index offsets
+        }
+        self._walks[n_steps] = table
+        return table
+
+    def _cast_walks(self, scene: SceneBatch):
+        """``_cast`` for eyes at cell centres, from the precomputed walks (same results).
+
+        Returns per-ray depth (clamped like ``render`` clamps it), the ``wall_columns``
+        row, the first door's depth and colour, and the heading and camera-plane vectors.
+        """
+        b, gh, gw = scene.grid.shape
+        w = self.width
+        # A ring of wall around every grid: a ray stops on it at the step where ``_cast``
+        # would leave the grid (outside counts as wall), so no bounds checks are needed.
+        ph, pw = gh + 2, gw + 2
+        n_steps = ph + pw  # a monotone walk from inside reaches the ring within this
+        table = self._walk_table(n_steps)
+        flat_off = table["flat"].get(pw)
+        if flat_off is None:
+            off = table["offsets"]
+            flat_off = table["flat"][pw] = (off[..., 0] * pw + off[..., 1]).astype(np.intp)
+        # Walks run on past their first wall (those cells are ignored): a margin of wall
+        # before and after the grids keeps every index in bounds.
+        margin = n_steps * (pw + 1)
+        padded = _padded_flat(scene.grid, WALL, margin)
+        heading = scene.heading.astype(np.intp)
+        row = scene.pos[:, 0].astype(np.intp) + 1
+        col = scene.pos[:, 1].astype(np.intp) + 1
+        base = margin + np.arange(b) * (ph * pw) + row * pw + col
+        cells = base[:, None, None] + flat_off[heading]  # (B, W, S) flat cell indices
+        codes = padded[cells]
+        s_wall = (codes == WALL).argmax(axis=2)  # first wall along each walk
+        pick = (heading[:, None] * w + np.arange(w)) * n_steps  # (B, W) ray rows of the tables
+        depth = table["depth"].reshape(-1)[pick + s_wall]
+        wall_idx = table["wall_idx"].reshape(-1)[pick + s_wall]
+        door_depth = np.full((b, w), np.inf)
+        door_col = np.full((b, w), -1, np.int64)
+        doors = codes == DOOR
+        doors &= np.arange(n_steps) < s_wall[:, :, None]  # only doors in front of the wall
+        env_i, x_i = np.nonzero(doors.any(axis=2))
+        if env_i.size:
+            s_door = doors[env_i, x_i].argmax(axis=1)
+            door_depth[env_i, x_i] = table["depth"].reshape(-1)[pick[env_i, x_i] + s_door]
+            door_col[env_i, x_i] = _padded_flat(scene.door_color, -1, margin)[cells[env_i, x_i, s_door]]
+        d = DIR_VEC[heading].astype(np.float64)
+        plane = np.stack([d[:, 1], -d[:, 0]], axis=1) * self.tan_half
+        return depth, wall_idx, door_depth, door_col, d, plane
+
     # ------------------------------------------------------------------ render
     def render(self, scene: SceneBatch) -> np.ndarray:
         b = scene.grid.shape[0]
         h, w = self.height, self.width
-        _, depth, side, door_depth, door_col, d, plane = self._cast(scene)
-        depth = np.maximum(depth, 1e-3)
-        line = np.minimum(np.round(self.focal / depth), self.max_h).astype(np.int64)
+        if _at_cell_centres(scene):
+            depth, wall_idx, door_depth, door_col, d, plane = self._cast_walks(scene)
+        else:
+            _, depth, side, door_depth, door_col, d, plane = self._cast(scene)
+            wall_idx = self._wall_index(side, depth)
+            depth = np.maximum(depth, 1e-3)
         # Columns first (B, W, H) of whole pixels: a wall column is one gather, overlays
         # touch contiguous columns, and one transpose makes the (B, H, W, 3) frames.
-        columns = self.wall_columns[side * (self.max_h + 1) + line]
+        columns = self.wall_columns[wall_idx]
         self._draw_lintels(columns, door_depth, door_col)
         self._draw_sprites(columns, scene, depth, d, plane)
         return np.ascontiguousarray(columns.transpose(0, 2, 1)).view(np.uint8).reshape(b, h, w, 3)
@@ -224,6 +318,20 @@ class RaycastRenderer:
             sel = slice(None) if max_rank == 0 else rank == r
             e, x = env_i[sel], x_i[sel]
             columns[e, x] = np.where(alpha[sel], rgb[sel][:, None], columns[e, x])
+
+
+def _at_cell_centres(scene: SceneBatch) -> bool:
+    """Whether every eye is at a cell centre facing a grid axis (the envs always are)."""
+    frac = scene.pos - np.floor(scene.pos)
+    return bool(np.all(frac == 0.5)) and bool(np.all((scene.heading >= 0) & (scene.heading < 4)))
+
+
+def _padded_flat(grids: np.ndarray, fill, margin: int) -> np.ndarray:
+    """(B, H, W) grids ringed by ``fill``, flattened, with ``margin`` more ``fill`` at both ends."""
+    b, h, w = grids.shape
+    out = np.full(2 * margin + b * (h + 2) * (w + 2), fill, grids.dtype)
+    out[margin : margin + b * (h + 2) * (w + 2)].reshape(b, h + 2, w + 2)[:, 1:-1, 1:-1] = grids
+    return out
 
 
 def _pixels(rgb: np.ndarray) -> np.ndarray:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core.constants import COLOR_NAMES, DOOR, FLOOR, OBJECT_TYPES, WALL
-from envs.core.expert import action_distances, expert_path
+from envs.core.expert import expert_path
 from envs.core.world import Episode, WorldObject
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
-from envs.core.task import Task, pad_to
+from envs.core.task import Task
 from envs.core.mission import route_instruction
 
 
@@ -104,13 +104,16 @@ class FollowRouteTask(Task):
         if start is None:
             return None
         episode = Episode(grid, door_color, objects, 0, start, int(episode_rng.integers(4)), "", self.default_max_steps)
-        stops = np.stack([pad_to(g, self.max_grid, False) for g in episode.expert_goal()])
-        dist = action_distances(pad_to(episode.blocked(), self.max_grid, True)[None], stops[None])[0]
-        try:
-            path = expert_path(dist, start, episode.start_dir)
-        except ValueError:
-            return None
-        episode.mission = route_instruction(episode_rng, self._clauses(path, grid, door_color, room_of, objects), split)
+        # The mission describes the expert's path: ``_finish`` writes it once the batch's
+        # expert fields are computed (an unreachable goal is redrawn before that).
+        episode.extras["pending"] = (episode_rng, room_of)
+        return episode
+
+    def _finish(self, episode, split):
+        episode_rng, room_of = episode.extras.pop("pending")
+        path = expert_path(episode.extras["expert_dist"], episode.start, episode.start_dir)
+        clauses = self._clauses(path, episode.grid, episode.door_color, room_of, episode.objects)
+        episode.mission = route_instruction(episode_rng, clauses, split)
         episode.extras["route"] = path
         return episode
 

@@ -7,8 +7,8 @@ import numpy as np
 from envs.core.constants import COLOR_NAMES, OBJECT_TYPES
 from envs.core.world import Episode, WorldObject, empty_room
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
-from envs.core.task import Task
-from envs.core.mission import goto_instruction
+from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task, hash_uniforms, layout_in_split
+from envs.core.mission import GOTO, phrasing_group
 
 
 class GoToObjectTask(Task):
@@ -39,34 +39,104 @@ class GoToObjectTask(Task):
         self.max_objects = 1 + d_hi
         self.default_max_steps = int(max_steps)
 
-    def _generate(self, layout_rng, episode_rng, split):
-        h, w = (int(layout_rng.integers(self.room_size[0], self.room_size[1] + 1)) for _ in range(2))
-        grid = empty_room(h, w)
-        n_distractors = int(layout_rng.integers(self.num_distractors[0], self.num_distractors[1] + 1))
-        target = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
-        kinds = [target]
-        while len(kinds) < 1 + n_distractors:
-            roll = layout_rng.random()
-            t = int(layout_rng.integers(len(OBJECT_TYPES)))
-            c = int(layout_rng.integers(len(COLOR_NAMES)))
-            if roll < 0.35:
-                t = target[0]  # same type, other colour
-            elif roll < 0.7:
-                c = target[1]  # same colour, other type
-            if (t, c) != target:
-                kinds.append((t, c))
-        cells = [(r, c) for r in range(1, h + 1) for c in range(1, w + 1)]
-        picks = layout_rng.choice(len(cells), size=len(kinds), replace=False)
-        objects = [WorldObject(cells[p][0], cells[p][1], t, c) for p, (t, c) in zip(picks, kinds)]
-        goal = objects[0]
-        taken = {(o.row, o.col) for o in objects}
-        starts = [cell for cell in cells if cell not in taken and max(abs(cell[0] - goal.row), abs(cell[1] - goal.col)) >= 2]
-        if not starts:
-            return None
-        start = starts[int(episode_rng.integers(len(starts)))]
-        mission = goto_instruction(episode_rng, goal.description, split)
-        door_color = np.full(grid.shape, -1, np.int8)
-        return Episode(grid, door_color, objects, 0, start, int(episode_rng.integers(4)), mission, self.default_max_steps)
+    def _candidates(self, seeds, split, attempts):
+        """Draw a batch of candidates with array operations (see ``_draw``).
+
+        Layouts outside the split are redrawn from the next attempt, as ``Task._candidate``
+        does one episode at a time.
+        """
+        seeds = np.array([s & _U64 for s in seeds], np.uint64)
+        attempts = np.array(attempts, np.int64)
+        out: list[Episode | None] = [None] * len(seeds)
+        todo = np.arange(len(seeds))
+        for _ in range(1000):
+            rejected = []
+            for i, ep in zip(todo, self._draw(seeds[todo], attempts[todo], split)):
+                if ep is not None and layout_in_split(ep.layout_key(), split):
+                    out[i] = ep
+                else:
+                    rejected.append(i)
+            if not rejected:
+                return out, attempts.tolist()
+            todo = np.array(rejected)
+            attempts[todo] += 1
+        raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts")
+
+    def _draw(self, seeds: np.ndarray, attempts: np.ndarray, split: str) -> list[Episode | None]:
+        """One candidate per (seed, attempt), every random choice made for the whole batch.
+
+        The layout (room size, objects and their cells) comes from the layout stream, which
+        train and val-seen share; the start, heading and phrasing from the split's episode
+        stream. Each is a fixed column of ``hash_uniforms``, so an episode depends only on
+        its own (seed, split, attempt).
+        """
+        n = len(seeds)
+        (lo, hi), (d_lo, d_hi) = self.room_size, self.num_distractors
+        k = 1 + d_hi  # object slots; slot 0 is the target
+        cells = hi * hi  # cells of the largest room, row-major
+        layout_stream = 1 if split == "unseen" else 0
+        lay = hash_uniforms(_LAYOUT_SALT, layout_stream, seeds, attempts, 5 + 3 * d_hi + cells)
+        epi = hash_uniforms(_EPISODE_SALT, _SPLIT_CODE[split], seeds, attempts, 2 + cells)
+        h = lo + _below(lay[:, 0], hi - lo + 1)
+        w = lo + _below(lay[:, 1], hi - lo + 1)
+        n_objects = 1 + d_lo + _below(lay[:, 2], d_hi - d_lo + 1)
+        kind = np.empty((n, k), np.int64)  # type * n_colours + colour
+        kind[:, 0] = _below(lay[:, 3], N_TYPES) * N_COLORS + _below(lay[:, 4], N_COLORS)
+        kind[:, 1:] = _distractor_kinds(kind[:, :1], *np.split(lay[:, 5 : 5 + 3 * d_hi], 3, axis=1))
+        # Distinct cells: the objects take the cells with the k smallest keys in the room.
+        row, col = np.divmod(np.arange(cells), hi)
+        in_room = (row[None] < h[:, None]) & (col[None] < w[:, None])
+        keys = np.where(in_room, lay[:, 5 + 3 * d_hi :], 2.0)
+        picks = np.argsort(keys, axis=1, kind="stable")[:, :k]
+        obj_row, obj_col = row[picks] + 1, col[picks] + 1  # +1: the wall ring
+        # Start: the free cell with the smallest key at least two cells from the target.
+        taken = np.zeros((n, cells), bool)
+        real = np.arange(k)[None] < n_objects[:, None]
+        np.put_along_axis(taken, picks, real, axis=1)
+        far = np.maximum(np.abs(row[None] + 1 - obj_row[:, :1]), np.abs(col[None] + 1 - obj_col[:, :1])) >= 2
+        start_keys = np.where(in_room & ~taken & far, epi[:, 2:], 2.0)
+        start = start_keys.argmin(axis=1)
+        has_start = start_keys[np.arange(n), start] < 2.0
+        start_dir = _below(epi[:, 0], 4)
+        templates = GOTO[phrasing_group(split)]
+        phrasing = _below(epi[:, 1], len(templates))
+        episodes: list[Episode | None] = []
+        for i in range(n):
+            if not has_start[i]:
+                episodes.append(None)
+                continue
+            m = int(n_objects[i])
+            types, colors = np.divmod(kind[i, :m], N_COLORS)
+            objects = [WorldObject(*v) for v in zip(obj_row[i, :m].tolist(), obj_col[i, :m].tolist(), types.tolist(), colors.tolist())]
+            grid = empty_room(int(h[i]), int(w[i]))
+            mission = templates[phrasing[i]].format(obj=objects[0].description)
+            start_cell = (int(row[start[i]]) + 1, int(col[start[i]]) + 1)
+            episodes.append(Episode(grid, np.full(grid.shape, -1, np.int8), objects, 0, start_cell, int(start_dir[i]),
+                                    mission, self.default_max_steps))
+        return episodes
+
+
+N_TYPES, N_COLORS = len(OBJECT_TYPES), len(COLOR_NAMES)
+_U64 = (1 << 64) - 1
+
+
+def _below(u: np.ndarray, n: int) -> np.ndarray:
+    """Uniforms in [0, 1) to integers in [0, n)."""
+    return (u * n).astype(np.int64)
+
+
+def _distractor_kinds(target: np.ndarray, roll: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Distractor kinds (type * n_colours + colour), never the target's.
+
+    About a third share the target's type (another colour), a third its colour (another
+    type), the rest are any other kind: each draw picks among the allowed kinds directly,
+    so no rejection loop is needed.
+    """
+    t_type, t_color = np.divmod(target, N_COLORS)
+    same_type = t_type * N_COLORS + (t_color + 1 + _below(u1, N_COLORS - 1)) % N_COLORS
+    same_color = ((t_type + 1 + _below(u1, N_TYPES - 1)) % N_TYPES) * N_COLORS + t_color
+    other = (target + 1 + _below(u2, N_TYPES * N_COLORS - 1)) % (N_TYPES * N_COLORS)
+    return np.where(roll < 0.35, same_type, np.where(roll < 0.7, same_color, other))
 
 
 def _pair(value, name: str) -> tuple[int, int]:

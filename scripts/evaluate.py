@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""Evaluate an agent (greedy) or the expert / a random policy with the Room-to-Room metrics.
+
+  python scripts/evaluate.py --checkpoint runs/default                  # the run's env, 200 unseen episodes
+  python scripts/evaluate.py --checkpoint runs/default/agent.keras --split seen --out eval_seen.json
+  python scripts/evaluate.py --policy expert --env vln/FollowRoute-v0 --episodes 50
+
+Prints a table (SR, SPL, NE, OSR, nDTW, SDTW, PL, episodes). With --out FILE it writes the
+summary as JSON and one row per episode to FILE's stem + "_episodes.csv" beside it. The
+episodes run batched on the env's native vector env; the default seed is a training run's
+eval seed, so the figures match its eval.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, os.getcwd())  # custom envs given as package.module:Class from the working folder
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")
+    p.add_argument("--policy", choices=("agent", "expert", "random"),
+                   help="what drives (default: agent with --checkpoint)")
+    p.add_argument("--env", help="Gymnasium id or package.module:Class (default: the run's env, else vln/GoToObject-v0)")
+    p.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    p.add_argument("--episodes", type=int, default=200, help="episodes (default 200)")
+    p.add_argument("--seed", type=int, default=1_000_000, help="first episode seed (default 1000000, as training's eval)")
+    p.add_argument("--split", choices=("train", "seen", "unseen"),
+                   help="episodes: seen or unseen layouts (default unseen where the env has splits)")
+    p.add_argument("--num-envs", type=int, default=32, help="envs stepped together (default 32)")
+    p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
+    p.add_argument("--out", help="write the summary JSON here (and <stem>_episodes.csv beside it)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
+
+        if args.episodes < 1:
+            raise ValueError(f"--episodes must be positive, got {args.episodes}")
+        if args.num_envs < 1:
+            raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
+        env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
+        if args.out:
+            out = Path(args.out)
+            if out.is_dir():
+                raise ValueError(f"--out must be a file name, {out} is a folder")
+            check_writable(out.parent if str(out.parent) else Path("."))
+        run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
+        summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
+                                 args.num_envs, run["max_words"])
+        from vln.report import format_table
+
+        print(format_table({f"{run['name']}/{run['split']}": summary}))
+        if args.out:
+            meta = {"env": run["env"], "env_kwargs": run["env_kwargs"], "split": run["split"], "policy": run["name"],
+                    "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}
+            json_path, csv_path = write_results(args.out, summary, rows, meta)
+            print(f"wrote {json_path} and {csv_path}")
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - bad input must read as one line, not a traceback
+        from vln.evaluation import user_error_message
+
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

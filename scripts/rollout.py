@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Roll out an agent (greedy) or the expert / a random policy and write one MP4 per episode.
+
+  python scripts/rollout.py --checkpoint runs/default --episodes 4 --video-dir videos
+  python scripts/rollout.py --policy expert --env vln/FollowRoute-v0 --episodes 2
+
+Each video (H.264, yuv420p, plays in browsers) shows the first-person view, the top-down map
+with the path so far and the goal, the instruction with each word shaded by the agent's
+attention at that step, the action, the step count, the policy LSTM's most active cells,
+and SUCCESS or FAIL at the end. The seeds match scripts/evaluate.py's, so episode k here is
+row k of its CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, os.getcwd())  # custom envs given as package.module:Class from the working folder
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")
+    p.add_argument("--policy", choices=("agent", "expert", "random"),
+                   help="what drives (default: agent with --checkpoint)")
+    p.add_argument("--env", help="Gymnasium id or package.module:Class (default: the run's env, else vln/GoToObject-v0)")
+    p.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    p.add_argument("--episodes", type=int, default=4, help="episodes, one video each (default 4)")
+    p.add_argument("--seed", type=int, default=1_000_000, help="first episode seed (default 1000000, as evaluate.py)")
+    p.add_argument("--split", choices=("train", "seen", "unseen"),
+                   help="episodes: seen or unseen layouts (default unseen where the env has splits)")
+    p.add_argument("--video-dir", default="videos", help="folder for the MP4s (default videos/)")
+    p.add_argument("--num-envs", type=int, default=4, help="episodes stepped together (default 4)")
+    p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
+    p.add_argument("--fps", type=float, help="frames per second (default: the env's render_fps)")
+    p.add_argument("--no-lstm-strip", action="store_true", help="leave out the strip of LSTM cells")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        from vln.evaluation import check_writable, parse_env_kwargs, resolve_inputs
+
+        if args.episodes < 1:
+            raise ValueError(f"--episodes must be positive, got {args.episodes}")
+        if args.num_envs < 1:
+            raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
+        if args.fps is not None and args.fps <= 0:
+            raise ValueError(f"--fps must be positive, got {args.fps}")
+        from vln.video import video_support
+
+        reason = video_support()
+        if reason is not None:
+            raise ValueError(reason)
+        env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
+        check_writable(args.video_dir)
+        run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
+        from vln.rollout import rollout
+
+        rows = rollout(run["policy"], run["env"], episodes=args.episodes, video_dir=args.video_dir, seed=args.seed,
+                       split=run["split"], env_kwargs=run["env_kwargs"], num_envs=min(args.num_envs, args.episodes),
+                       max_words=run["max_words"], fps=args.fps, lstm_strip=not args.no_lstm_strip,
+                       name_prefix=run["name"])
+        for row in rows:
+            extra = f"  spl {row['spl']:.2f}" if "spl" in row else ""
+            outcome = "SUCCESS" if row.get("success") else "FAIL"
+            print(f"seed {row['seed']}  {outcome:<7}  steps {row['steps']:>3}{extra}  {row['video']}")
+        from vln.metrics import METRIC_NAMES, summarize
+
+        if all("ndtw" in row for row in rows):
+            from vln.report import format_table
+
+            summary = summarize(rows)
+            print(format_table({f"{run['name']}/{run['split']}": {k: summary[k] for k in METRIC_NAMES}}))
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - bad input must read as one line, not a traceback
+        from vln.evaluation import user_error_message
+
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

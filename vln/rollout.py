@@ -1,0 +1,312 @@
+"""Roll out an agent or a policy, with the metrics of each episode and, optionally, an MP4 each.
+
+``rollout(agent_or_policy, env, episodes, video_dir, seed)`` runs the episodes in seeded
+waves on a vector env (the same waves as evaluation, so the same seeds give the same
+episodes), records what each env shows at every step, and draws one annotated video per
+episode (see ``vln.video.EpisodeFrames``).
+
+What a frame shows depends on the env:
+
+- the built-in envs (their vector env holds an ``EpisodeBatch``): ``compose_frame``, the
+  first-person view beside the top-down map with the path so far and the goal;
+- any other env made with ``render_mode="rgb_array"``: its ``render()`` frame;
+- otherwise the observation image, upscaled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import VectorEnv, VectorWrapper
+
+from vln.collect import Policy, Trajectory, run_wave
+from vln.evaluation import default_split, make_policy
+from vln.metrics import episode_metrics
+
+DEFAULT_HOLD_S = 1.5  # the last frame (SUCCESS / FAIL) stays this long
+
+
+class _SceneRecorder(VectorWrapper):
+    """Keeps, per env, the picture after reset and after each step until its episode ends.
+
+    Episodes after the first of each env (autoreset) are not recorded: a wave uses only the first.
+    """
+
+    def __init__(self, env: VectorEnv, record: bool = True) -> None:
+        super().__init__(env)
+        self.record = record
+        self.scenes: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
+        self.live = np.zeros(self.num_envs, bool)
+        self.view_width: int | None = None
+        self._scene = self._scene_source()
+
+    def _scene_source(self):
+        from envs.nav_env import EpisodeBatch, compose_frame
+
+        base = self.env.unwrapped
+        batch = getattr(base, "batch", None)
+        if isinstance(batch, EpisodeBatch) and batch.n == self.num_envs:
+            self.view_width = None  # set from the first image
+            return lambda images: [compose_frame(batch, i, images[i]) for i in range(self.num_envs)]
+        subs = getattr(base, "envs", None)
+        if subs is not None and all(isinstance(getattr(e.unwrapped, "batch", None), EpisodeBatch) for e in subs):
+            return lambda images: [compose_frame(e.unwrapped.batch, 0, images[i]) for i, e in enumerate(subs)]
+        if getattr(self.env, "render_mode", None) == "rgb_array":
+            def render(images):
+                frames = self.env.render()
+                if frames is None or len(frames) != self.num_envs:
+                    return [_upscale(img) for img in images]
+                return [np.asarray(f) for f in frames]
+            return render
+        return lambda images: [_upscale(img) for img in images]
+
+    def _capture(self, images: np.ndarray) -> None:
+        if not self.record or not self.live.any():
+            return
+        if self.view_width is None and np.asarray(images).ndim == 4:
+            self.view_width = int(images.shape[2]) * 4
+        frames = self._scene(images)
+        for i in np.flatnonzero(self.live):
+            self.scenes[i].append(np.asarray(frames[i], np.uint8))
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.scenes = [[] for _ in range(self.num_envs)]
+        self.live[:] = True
+        self._capture(obs["image"])
+        return obs, info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.env.step(actions)
+        self._capture(obs["image"])
+        self.live &= ~(np.asarray(terminated) | np.asarray(truncated))
+        return obs, reward, terminated, truncated, info
+
+
+def _upscale(img: np.ndarray) -> np.ndarray:
+    from vln.video import upscale
+
+    return upscale(np.asarray(img, np.uint8))
+
+
+class _StateTap:
+    """Wraps a policy; after each ``act`` keeps the recurrent state ``state_h`` where it has one."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.states: list[np.ndarray] = []
+
+    def begin(self, missions: Sequence[str]) -> None:
+        self.states = []
+        self.policy.begin(missions)
+
+    def act(self, images, expert):
+        actions, extras = self.policy.act(images, expert)
+        state = getattr(self.policy, "state", None)
+        if isinstance(state, dict) and "state_h" in state:
+            self.states.append(np.asarray(state["state_h"], np.float32))
+        return actions, extras
+
+
+def _is_builtin(env) -> bool:
+    from envs.nav_env import EpisodeBatch
+
+    base = env.unwrapped
+    if isinstance(getattr(base, "batch", None), EpisodeBatch):
+        return True
+    subs = getattr(base, "envs", None)
+    return bool(subs) and all(isinstance(getattr(e.unwrapped, "batch", None), EpisodeBatch) for e in subs)
+
+
+def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env_kwargs: dict | None):
+    """(vector env, owned) from an id, a vector env or a single env."""
+    if isinstance(env, str):
+        from vln.environments import make_vector_env
+
+        split = split or default_split(env)
+        n = num_envs or min(episodes, 4)
+        return make_vector_env(env, n, split, env_kwargs), True
+    if split is not None or env_kwargs:
+        raise ValueError("split and env_kwargs apply to an env given by name; this env is already made")
+    if isinstance(env, VectorEnv):
+        return env, False
+    if isinstance(env, gym.Env):
+        from gymnasium.vector import SyncVectorEnv
+
+        return SyncVectorEnv([lambda: env]), False  # drives the given instance itself
+    raise TypeError(f"env must be an id, a gymnasium.Env or a VectorEnv, got {type(env).__name__}")
+
+
+def _action_names(env) -> Sequence[str] | None:
+    names = getattr(env.unwrapped, "action_names", None)
+    if names is None and hasattr(env.unwrapped, "envs"):
+        names = getattr(env.unwrapped.envs[0].unwrapped, "action_names", None)
+    if names is not None:
+        return list(names)
+    if _is_builtin(env):
+        from envs.core.constants import ACTION_NAMES
+
+        return ACTION_NAMES
+    n = int(getattr(env.single_action_space, "n", 0))
+    return [str(a) for a in range(n)]
+
+
+def episode_result(traj: Trajectory) -> dict[str, Any]:
+    """The metrics of one recorded episode (as a row of the evaluation CSV)."""
+    row: dict[str, Any] = {"seed": traj.seed, "mission": traj.mission, "steps": len(traj)}
+    try:
+        row.update(episode_metrics(traj.info))
+    except KeyError:  # an env that does not give the geometry: success only
+        row["success"] = float(traj.success)
+    if "shortest_path_length" in traj.info:
+        row["shortest_path_length"] = float(traj.info["shortest_path_length"])
+    row["return"] = float(np.sum(traj.rewards))
+    return row
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "episode"
+
+
+def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLike | None = None, seed: int = 0, *,
+            split: str | None = None, env_kwargs: dict[str, Any] | None = None, num_envs: int | None = None,
+            max_words: int | None = None, mode: str = "greedy", fps: float | None = None, hold: int | None = None,
+            name_prefix: str = "episode", lstm_strip: bool = True, title: str | None = None) -> list[dict[str, Any]]:
+    """Run ``episodes`` episodes (seeds ``seed, seed+1, ...``) and return one result dict each.
+
+    Args:
+        agent_or_policy: a VLN agent (greedy unless ``mode="sample"``), "expert", "random",
+            or any ``vln.collect.Policy``.
+        env: a Gymnasium id (or ``package.module:Class``), a ``VectorEnv``, or a single
+            ``gymnasium.Env`` (driven one episode at a time).
+        episodes: how many episodes.
+        video_dir: where to write one MP4 per episode (None: no videos).
+        seed: the first episode's seed.
+        split: "train", "seen" or "unseen" for an env given by id (default: "unseen" where
+            the env has splits).
+        env_kwargs: keyword arguments of an env given by id.
+        num_envs: envs stepped together (default ``min(episodes, 4)``; each keeps its frames
+            in memory until its video is written).
+        max_words: instruction length for the agent (as in training; None: whole missions).
+        fps, hold: video speed (default the env's ``render_fps``) and how many frames the
+            last picture is held (default 1.5 s).
+        lstm_strip: draw the policy LSTM's most active cells (agents only).
+        title: a label drawn on the frames (default: the policy's name and the seed).
+
+    Returns:
+        per episode: ``seed``, ``mission``, ``steps``, ``success`` and the other metrics of
+        ``vln.metrics.episode_metrics`` (when the env gives them), ``return``, ``actions``
+        and ``video`` (the MP4's path, or None).
+    """
+    if episodes < 1:
+        raise ValueError(f"episodes must be positive, got {episodes}")
+    if video_dir is not None:
+        from vln.video import VideoWriter  # noqa: F401  (fails early, clearly, without imageio-ffmpeg)
+
+        Path(video_dir).mkdir(parents=True, exist_ok=True)
+    venv, owned = _vector_env(env, episodes, num_envs, split, env_kwargs)
+    try:
+        n_actions = int(getattr(venv.single_action_space, "n", 0)) or None
+        policy = make_policy(agent_or_policy, n_actions, seed, max_words, mode)
+        agent = getattr(policy, "agent", None)
+        tokenize = agent.vocab.tokens if agent is not None and getattr(agent, "vocab", None) is not None else None
+        label = title or _policy_name(agent_or_policy)
+        tap = _StateTap(policy)
+        recorder = _SceneRecorder(venv, record=video_dir is not None)
+        fps = float(fps or venv.metadata.get("render_fps") or 8)
+        hold = int(round(DEFAULT_HOLD_S * fps)) if hold is None else max(1, int(hold))
+        names = _action_names(venv)
+        max_steps = getattr(venv.unwrapped, "max_steps", None)
+        results: list[dict[str, Any]] = []
+        n = venv.num_envs
+        while len(results) < episodes:
+            base = seed + len(results)
+            keep = min(n, episodes - len(results))
+            trajs = run_wave(recorder, tap, [base + i for i in range(n)], keep=keep)
+            states = np.stack(tap.states) if tap.states else None  # (T, n, hidden)
+            for i, traj in enumerate(trajs):
+                row = episode_result(traj)
+                row["actions"] = [int(a) for a in traj.actions]
+                row["video"] = None
+                if video_dir is not None:
+                    cells = None
+                    if lstm_strip and states is not None:
+                        from vln.video import most_active_cells
+
+                        cells = most_active_cells(states[: len(traj), i])
+                    path = Path(video_dir) / f"{_safe(name_prefix)}-{len(results):03d}-seed{traj.seed}.mp4"
+                    row["video"] = str(write_episode_video(
+                        path, traj, recorder.scenes[i], tokenize=tokenize, action_names=names, fps=fps, hold=hold,
+                        view_width=recorder.view_width if _is_builtin(venv) else None, cells=cells,
+                        title=f"{label}  seed {traj.seed}", max_steps=max_steps))
+                recorder.scenes[i] = []
+                results.append(row)
+    finally:
+        if owned:
+            venv.close()
+    return results
+
+
+def _policy_name(p) -> str:
+    if isinstance(p, str):
+        return p
+    if hasattr(p, "vocab") and hasattr(p, "step"):
+        return "agent"
+    return type(p).__name__
+
+
+def write_episode_video(path: str | os.PathLike, traj: Trajectory, scenes: Sequence[np.ndarray], *, tokenize=None,
+                        action_names: Sequence[str] | None = None, fps: float = 8, hold: int = 12,
+                        view_width: int | None = None, cells: np.ndarray | None = None, title: str = "",
+                        max_steps: int | None = None) -> Path:
+    """One MP4 of a recorded episode: ``len(traj)`` step frames, then the end held ``hold`` frames.
+
+    ``scenes`` holds the env's picture after reset and after each step (``len(traj) + 1``).
+    """
+    from vln.video import EpisodeFrames, VideoWriter
+
+    t_len = len(traj)
+    if len(scenes) < t_len + 1:
+        raise ValueError(f"need {t_len + 1} scenes for an episode of {t_len} steps, got {len(scenes)}")
+    frames = EpisodeFrames(traj.mission, tokenize if traj.attention is not None else None, action_names,
+                           view_width=view_width, title=title, max_steps=max_steps)
+    with VideoWriter(path, fps) as writer:
+        for t in range(t_len):
+            att = None if traj.attention is None else traj.attention[t]
+            writer.append(frames.draw(scenes[t], t, int(traj.actions[t]), att, None, cells, t + 1))
+        last_att = None if traj.attention is None else traj.attention[-1]
+        end = frames.draw(scenes[t_len], t_len, None, last_att, traj.success, cells, t_len)
+        for _ in range(max(1, hold)):
+            writer.append(end)
+    return writer.path
+
+
+def write_sample_video(agent, env_name: str, env_kwargs: dict[str, Any] | None, path: str | os.PathLike, seed: int = 0,
+                       max_words: int | None = None, split: str | None = None) -> Path | None:
+    """Write one greedy episode of ``agent`` to ``path`` (e.g. a run's ``rollout.mp4``).
+
+    Returns the path, or None (with a warning) where videos cannot be written here
+    (imageio-ffmpeg missing), so a training run never fails for want of a video.
+    """
+    import tempfile
+    import warnings
+
+    from vln.video import video_support
+
+    reason = video_support()
+    if reason is not None:
+        warnings.warn(f"no sample video: {reason}", stacklevel=2)
+        return None
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".rollout-") as tmp:
+        rows = rollout(agent, env_name, episodes=1, video_dir=tmp, seed=seed, split=split, env_kwargs=env_kwargs,
+                       num_envs=1, max_words=max_words)
+        os.replace(rows[0]["video"], path)
+    return path
