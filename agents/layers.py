@@ -20,18 +20,6 @@ def masked_mean(x: Any, mask: Any) -> Any:
     return total / count
 
 
-def last_valid(x: Any, mask: Any) -> Any:
-    """``x`` (B, L, D) at the last position where ``mask`` (B, L) is 1 (zeros if none).
-
-    Padding may only follow the words (as ``Vocabulary.encode_batch`` pads).
-    """
-    m = ops.cast(mask, "int32")
-    last = ops.sum(m, axis=1, keepdims=True) - 1
-    position = ops.cumsum(ops.ones_like(m), axis=1) - 1  # works with an unknown length L
-    pick = ops.cast(ops.equal(position, last), x.dtype) * ops.cast(m, x.dtype)
-    return ops.sum(x * pick[..., None], axis=1)
-
-
 def masked_softmax(scores: Any, mask: Any) -> Any:
     """Softmax of ``scores`` (B, L) over the last axis, giving 0 where ``mask`` is False."""
     scores = ops.where(mask, scores, ops.full_like(scores, NEG_INF))

@@ -19,10 +19,11 @@ import numpy as np
 from keras import layers, ops
 
 from agents.config import AgentConfig
-from agents.layers import film, last_valid, masked_softmax
+from agents.layers import film, masked_softmax
 from vln.tokenizer import PAD_ID, Vocabulary
 
 # Names of the whole-sequence call's inputs (anything else in a batch is ignored).
+POOL_HEADS = 2  # attention-pooling heads of the instruction summary
 SEQUENCE_INPUTS = ("tokens", "images", "prev_actions", "state_h", "state_c")
 
 
@@ -91,6 +92,11 @@ class VLNAgent(keras.Model):
         self.conv1 = layers.Conv2D(f1, 5, strides=2, padding="same", activation="relu", name="conv1")
         self.conv2 = layers.Conv2D(f2, 3, strides=2, padding="same", name="conv2")
         self.conv3 = layers.Conv2D(f3, 3, strides=2, padding="same", name="conv3")
+        # The FiLM conditioning: attention pooling over the words with learned queries
+        # (one per head), so the colour and object words are picked wherever they stand
+        # in the sentence; a mean over words, or the last state, dilutes them.
+        self.pool_key = layers.Dense(cfg.attention_dim, activation="tanh", name="pool_key")
+        self.pool_score = layers.Dense(POOL_HEADS, use_bias=False, name="pool_score")
         # FiLM after the last two convs (BabyAI stacks FiLM layers): colour and shape
         # words select features at two scales.
         self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
@@ -136,15 +142,22 @@ class VLNAgent(keras.Model):
         }
 
     def _encode(self, tokens: Any) -> tuple[Any, Any, Any]:
-        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, D)."""
+        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, POOL_HEADS * D)."""
         tokens = ops.cast(tokens, "int32")
         mask = ops.not_equal(tokens, PAD_ID)
         x = self.word_embedding(tokens)
         words = self.text_rnn(x, mask=mask)
         words = words * ops.cast(mask, words.dtype)[..., None]
-        # The summary is the encoder's output at the last real word: it has read the whole
-        # instruction (a mean over words dilutes the few that name the goal).
-        return words, mask, last_valid(words, mask)
+        return words, mask, self._pool(words, mask)
+
+    def _pool(self, words: Any, mask: Any) -> Any:
+        """Instruction summary (B, POOL_HEADS * D): attention-pooled words, one learned query a head."""
+        scores = self.pool_score(self.pool_key(words))  # (B, L, heads)
+        heads = []
+        for k in range(POOL_HEADS):
+            weights = masked_softmax(scores[..., k], mask)
+            heads.append(ops.sum(weights[..., None] * words, axis=1))
+        return ops.concatenate(heads, axis=-1)
 
     def _visual(self, frames: Any, summary: Any) -> Any:
         """frames (N, H, W, 3) uint8 and summary (N, D) -> visual features (N, hidden)."""
@@ -272,7 +285,7 @@ class VLNAgent(keras.Model):
             inp = {
                 "words": keras.Input(shape=(None, cfg.word_dim), name="words"),
                 "mask": keras.Input(shape=(None,), name="mask"),
-                "summary": keras.Input(shape=(cfg.word_dim,), name="summary"),
+                "summary": keras.Input(shape=(POOL_HEADS * cfg.word_dim,), name="summary"),
                 "image": keras.Input(shape=cfg.image_shape, dtype="uint8", name="image"),
                 "prev_action": keras.Input(shape=(), dtype="int32", name="prev_action"),
                 "state_h": keras.Input(shape=(cfg.hidden,), name="state_h"),

@@ -37,6 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--num-envs", type=int, default=32, help="envs stepped together (default 32)")
     p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
     p.add_argument("--out", help="write the summary JSON here (and <stem>_episodes.csv beside it)")
+    p.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     return p.parse_args(argv)
 
 
@@ -58,9 +59,9 @@ def main(argv=None) -> int:
         run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
         summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
                                  args.num_envs, run["max_words"])
-        from vln.report import format_table
+        from vln.report import format_markdown, format_table
 
-        print(format_table({f"{run['name']}/{run['split']}": summary}))
+        print((format_markdown if args.markdown else format_table)({f"{run['name']}/{run['split']}": summary}))
         if args.out:
             meta = {"env": run["env"], "env_kwargs": run["env_kwargs"], "split": run["split"], "policy": run["name"],
                     "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}

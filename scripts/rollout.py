@@ -3,6 +3,7 @@
 
   python scripts/rollout.py --checkpoint runs/default --episodes 4 --video-dir videos
   python scripts/rollout.py --policy expert --env vln/FollowRoute-v0 --episodes 2
+  python scripts/rollout.py --checkpoint runs/default --episodes 1 --still docs/rollout_still.png
 
 Each video (H.264, yuv420p, plays in browsers) shows the first-person view, the top-down map
 with the path so far and the goal, the instruction with each word shaded by the agent's
@@ -39,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
     p.add_argument("--fps", type=float, help="frames per second (default: the env's render_fps)")
     p.add_argument("--no-lstm-strip", action="store_true", help="leave out the strip of LSTM cells")
+    p.add_argument("--still", help="also save a PNG of a frame of the first episode here (e.g. docs/rollout_still.png)")
     return p.parse_args(argv)
 
 
@@ -60,13 +62,17 @@ def main(argv=None) -> int:
             raise ValueError(reason)
         env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
         check_writable(args.video_dir)
+        if args.still:
+            if Path(args.still).suffix.lower() != ".png":
+                raise ValueError(f"--still must name a .png file, got {args.still}")
+            check_writable(Path(args.still).parent)
         run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
-        from vln.rollout import rollout
+        from vln.rollouts import rollout
 
         rows = rollout(run["policy"], run["env"], episodes=args.episodes, video_dir=args.video_dir, seed=args.seed,
                        split=run["split"], env_kwargs=run["env_kwargs"], num_envs=min(args.num_envs, args.episodes),
                        max_words=run["max_words"], fps=args.fps, lstm_strip=not args.no_lstm_strip,
-                       name_prefix=run["name"])
+                       name_prefix=run["name"], still=args.still)
         for row in rows:
             extra = f"  spl {row['spl']:.2f}" if "spl" in row else ""
             outcome = "SUCCESS" if row.get("success") else "FAIL"
@@ -78,6 +84,8 @@ def main(argv=None) -> int:
 
             summary = summarize(rows)
             print(format_table({f"{run['name']}/{run['split']}": {k: summary[k] for k in METRIC_NAMES}}))
+        if args.still:
+            print(f"still: {args.still}")
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

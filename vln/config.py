@@ -35,7 +35,7 @@ class TrainConfig:
     """Units of the instruction LSTM."""
 
     # ---- phase 1: imitation
-    il_episodes: int = 3000
+    il_episodes: int = 8000
     """Expert demonstrations for behaviour cloning (0 skips imitation)."""
     il_epochs: float = 6.0
     """Passes over the demonstrations."""
@@ -67,9 +67,9 @@ class TrainConfig:
     """Learning rate of the imitation phase (Adam)."""
     clipnorm: float = 1.0
     """Gradient clipping by global norm."""
-    batch_size: int = 32
+    batch_size: int = 64
     """Episodes per minibatch."""
-    chunk: int = 20
+    chunk: int = 8
     """Truncated-BPTT length: longer episodes are trained chunk by chunk, state carried."""
 
     # ---- evaluation and logging
@@ -105,8 +105,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
-    "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3]}, il_episodes=1500, il_epochs=6.0,
-                  dagger_rounds=2, dagger_episodes=500, rl_updates=60, chunk=25, batch_size=24, num_envs=64),
+    "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 80}, il_episodes=1500,
+                  il_epochs=6.0, dagger_rounds=0, rl_updates=150, chunk=20, batch_size=32, num_envs=64,
+                  checkpoint_every=10),
 }
 
 

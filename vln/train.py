@@ -11,6 +11,7 @@ import csv
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,13 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
             results["before_rl"] = json.loads((out / "eval_before_rl.json").read_text())
         atomic_write_json(out / "eval.json", results)
     write_curves(out)
+    try:
+        from vln.rollouts import write_sample_video
+
+        write_sample_video(agent, config.env, config.env_kwargs, out / "rollout.mp4", seed=config.eval_seed,
+                           max_words=max_words)
+    except Exception as exc:  # a sample video must never cost a finished run
+        warnings.warn(f"no rollout.mp4: {exc}")
     if R.bar is not None:
         R.bar.close()
     return results

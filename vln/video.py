@@ -354,7 +354,7 @@ class EpisodeFrames:
         has_att = attention is not None and self.tokenize is not None
         label = "instruction, shaded by the agent's attention (full at 0.5)" if has_att else "instruction"
         cv2.putText(canvas, label, (PAD, y + 16), FONT, 0.45, ACCENT, 1, cv2.LINE_AA)
-        if has_att and self.view_width and self.title:
+        if self.view_width and self.title:
             tw = _text_size(self.title, 0.45)[0]
             cv2.putText(canvas, self.title, (width - PAD - tw, y + 16), FONT, 0.45, DIM, 1, cv2.LINE_AA)
         known = [w for _, w in weights if w is not None]

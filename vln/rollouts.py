@@ -177,7 +177,8 @@ def _safe(text: str) -> str:
 def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLike | None = None, seed: int = 0, *,
             split: str | None = None, env_kwargs: dict[str, Any] | None = None, num_envs: int | None = None,
             max_words: int | None = None, mode: str = "greedy", fps: float | None = None, hold: int | None = None,
-            name_prefix: str = "episode", lstm_strip: bool = True, title: str | None = None) -> list[dict[str, Any]]:
+            name_prefix: str = "episode", lstm_strip: bool = True, title: str | None = None,
+            still: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """Run ``episodes`` episodes (seeds ``seed, seed+1, ...``) and return one result dict each.
 
     Args:
@@ -198,6 +199,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
             last picture is held (default 1.5 s).
         lstm_strip: draw the policy LSTM's most active cells (agents only).
         title: a label drawn on the frames (default: the policy's name and the seed).
+        still: also save a PNG of one frame of the first episode (two thirds through) here.
 
     Returns:
         per episode: ``seed``, ``mission``, ``steps``, ``success`` and the other metrics of
@@ -206,6 +208,8 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
     """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")
+    if still is not None and video_dir is None:
+        raise ValueError("a still is taken from a video: give video_dir too")
     if video_dir is not None:
         from vln.video import VideoWriter  # noqa: F401  (fails early, clearly, without imageio-ffmpeg)
 
@@ -223,6 +227,8 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
         hold = int(round(DEFAULT_HOLD_S * fps)) if hold is None else max(1, int(hold))
         names = _action_names(venv)
         max_steps = getattr(venv.unwrapped, "max_steps", None)
+        if max_steps is None and hasattr(venv.unwrapped, "envs"):
+            max_steps = getattr(venv.unwrapped.envs[0].unwrapped, "max_steps", None)
         results: list[dict[str, Any]] = []
         n = venv.num_envs
         while len(results) < episodes:
@@ -244,7 +250,8 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
                     row["video"] = str(write_episode_video(
                         path, traj, recorder.scenes[i], tokenize=tokenize, action_names=names, fps=fps, hold=hold,
                         view_width=recorder.view_width if _is_builtin(venv) else None, cells=cells,
-                        title=f"{label}  seed {traj.seed}", max_steps=max_steps))
+                        title=f"{label}  seed {traj.seed}", max_steps=max_steps,
+                        still=still if not results else None))
                 recorder.scenes[i] = []
                 results.append(row)
     finally:
@@ -264,10 +271,11 @@ def _policy_name(p) -> str:
 def write_episode_video(path: str | os.PathLike, traj: Trajectory, scenes: Sequence[np.ndarray], *, tokenize=None,
                         action_names: Sequence[str] | None = None, fps: float = 8, hold: int = 12,
                         view_width: int | None = None, cells: np.ndarray | None = None, title: str = "",
-                        max_steps: int | None = None) -> Path:
+                        max_steps: int | None = None, still: str | os.PathLike | None = None) -> Path:
     """One MP4 of a recorded episode: ``len(traj)`` step frames, then the end held ``hold`` frames.
 
     ``scenes`` holds the env's picture after reset and after each step (``len(traj) + 1``).
+    ``still``: also save the frame two thirds through the episode as a PNG there.
     """
     from vln.video import EpisodeFrames, VideoWriter
 
@@ -276,15 +284,30 @@ def write_episode_video(path: str | os.PathLike, traj: Trajectory, scenes: Seque
         raise ValueError(f"need {t_len + 1} scenes for an episode of {t_len} steps, got {len(scenes)}")
     frames = EpisodeFrames(traj.mission, tokenize if traj.attention is not None else None, action_names,
                            view_width=view_width, title=title, max_steps=max_steps)
+    still_t = (2 * t_len) // 3 if still is not None else -1
     with VideoWriter(path, fps) as writer:
         for t in range(t_len):
             att = None if traj.attention is None else traj.attention[t]
-            writer.append(frames.draw(scenes[t], t, int(traj.actions[t]), att, None, cells, t + 1))
+            frame = frames.draw(scenes[t], t, int(traj.actions[t]), att, None, cells, t + 1)
+            writer.append(frame)
+            if t == still_t:
+                save_png(still, frame)
         last_att = None if traj.attention is None else traj.attention[-1]
         end = frames.draw(scenes[t_len], t_len, None, last_att, traj.success, cells, t_len)
         for _ in range(max(1, hold)):
             writer.append(end)
     return writer.path
+
+
+def save_png(path: str | os.PathLike, frame: np.ndarray) -> Path:
+    """Save an RGB frame as a PNG (folders created)."""
+    import cv2
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.ascontiguousarray(frame[..., ::-1])):
+        raise ValueError(f"cannot write the image {path}")
+    return path
 
 
 def write_sample_video(agent, env_name: str, env_kwargs: dict[str, Any] | None, path: str | os.PathLike, seed: int = 0,
