@@ -22,7 +22,7 @@ from envs.core.expert import UNREACHABLE, expert_actions
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
 from envs.render.topdown import render_topdown
-from envs.core.task import Task, pad_to
+from envs.core.task import Task
 from envs.core.mission import SPLITS
 
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,.'-"
@@ -85,27 +85,30 @@ class EpisodeBatch:
         self.episodes: list[Episode | None] = [None] * n
 
     def load(self, idx, episodes: list[Episode]) -> None:
-        for i, ep in zip(idx, episodes):
-            gh, gw = ep.grid.shape
-            self.grid[i] = WALL
-            self.grid[i, :gh, :gw] = ep.grid
-            self.door_color[i] = -1
-            self.door_color[i, :gh, :gw] = ep.door_color
-            self.blocked[i] = pad_to(ep.blocked(), self.task.max_grid, True)
-            m = len(ep.objects)
-            self.obj_type[i] = -1
-            self.obj_color[i] = -1
-            if m:
-                arr = np.array([(o.row, o.col, o.type, o.color) for o in ep.objects], np.int64)
-                self.obj_pos[i, :m] = arr[:, :2] + 0.5
-                self.obj_type[i, :m] = arr[:, 2]
-                self.obj_color[i, :m] = arr[:, 3]
-            self.dist[i] = ep.extras["expert_dist"]
-            self.geo[i] = ep.extras["cell_dist"]
-            self.row[i], self.col[i] = ep.start
-            self.heading[i] = ep.start_dir
-            self.episodes[i] = ep
+        # Per episode only what differs in shape (the grids); the rest as whole-batch writes.
         idx = np.asarray(idx, np.int64)
+        self.grid[idx] = WALL
+        self.door_color[idx] = -1
+        self.obj_type[idx] = -1
+        self.obj_color[idx] = -1
+        objects = []  # (env, slot, row, col, type, colour)
+        for i, ep in zip(idx.tolist(), episodes):
+            gh, gw = ep.grid.shape
+            self.grid[i, :gh, :gw] = ep.grid
+            self.door_color[i, :gh, :gw] = ep.door_color
+            objects += [(i, k, o.row, o.col, o.type, o.color) for k, o in enumerate(ep.objects)]
+            self.episodes[i] = ep
+        self.blocked[idx] = self.grid[idx] == WALL
+        if objects:
+            env, slot, rows, cols, types, colors = np.array(objects, np.int64).T
+            self.obj_pos[env, slot] = np.stack([rows, cols], axis=1) + 0.5
+            self.obj_type[env, slot] = types
+            self.obj_color[env, slot] = colors
+            self.blocked[env, rows, cols] = True
+        self.dist[idx] = [ep.extras["expert_dist"] for ep in episodes]
+        self.geo[idx] = [ep.extras["cell_dist"] for ep in episodes]
+        starts = np.array([(ep.start[0], ep.start[1], ep.start_dir) for ep in episodes], np.int64).reshape(-1, 3)
+        self.row[idx], self.col[idx], self.heading[idx] = starts.T
         self.steps[idx] = 0
         self.moves[idx] = 0
         self.min_geo[idx] = self.geo[idx, self.row[idx], self.col[idx]]
@@ -140,6 +143,8 @@ class EpisodeBatch:
         return reward, terminated, truncated
 
     def expert_action(self, idx: np.ndarray) -> np.ndarray:
+        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):  # no copy of the fields
+            return expert_actions(self.dist, self.row, self.col, self.heading)
         return expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
 
     def render(self, idx: np.ndarray) -> np.ndarray:
@@ -153,23 +158,33 @@ class EpisodeBatch:
 
     def end_info(self, i: int, success: bool) -> dict[str, Any]:
         """What the Room-to-Room metrics need, for env ``i`` at the end of its episode."""
-        ep = self.episodes[i]
-        assert ep is not None
-        steps = int(self.steps[i])
-        # Cells visited, in order; turning in place does not add a point (as R2R viewpoints).
-        cells = [tuple(p) for p in self.trajectory[i, : min(steps, self.max_steps) + 1].tolist()]
-        trajectory = cells[:1] + [b for a, b in zip(cells, cells[1:]) if a != b]
-        reference = reference_path(ep)
+        return {key: values[0] for key, values in self.end_infos([i], [success]).items()}
+
+    def end_infos(self, idx: list[int], success: list[bool]) -> dict[str, list]:
+        """``end_info`` of several envs at once, as {key: [value per env]}.
+
+        The scalar fields come from whole-array reads; only the paths are built per env.
+        """
+        idx = np.asarray(idx, np.int64)
+        steps = self.steps[idx].tolist()
+        references, trajectories = [], []
+        for i, n_steps in zip(idx.tolist(), steps):
+            ep = self.episodes[i]
+            assert ep is not None
+            # Cells visited, in order; turning in place does not add a point (as R2R viewpoints).
+            cells = [tuple(p) for p in self.trajectory[i, : min(n_steps, self.max_steps) + 1].tolist()]
+            trajectories.append(cells[:1] + [b for a, b in zip(cells, cells[1:]) if a != b])
+            references.append(reference_path(ep))
         return {
-            "success": bool(success),
-            "distance_to_goal": float(self.geo[i, self.row[i], self.col[i]]),
-            "oracle_success": bool(self.min_geo[i] == 0),
-            "path_length": float(self.moves[i]),
-            "shortest_path_length": float(len(reference) - 1),
-            "reference_path": reference,
-            "trajectory": trajectory,
+            "success": [bool(s) for s in success],
+            "distance_to_goal": self.geo[idx, self.row[idx], self.col[idx]].astype(np.float64).tolist(),
+            "oracle_success": (self.min_geo[idx] == 0).tolist(),
+            "path_length": self.moves[idx].astype(np.float64).tolist(),
+            "shortest_path_length": [float(len(r) - 1) for r in references],
+            "reference_path": references,
+            "trajectory": trajectories,
             "episode_steps": steps,
-            "success_distance": 1.0,
+            "success_distance": [1.0] * len(steps),
         }
 
 
@@ -342,18 +357,19 @@ class VLNVectorEnv(VectorEnv):
     def _end_infos(self, ended: np.ndarray, terminated: np.ndarray) -> dict[str, Any]:
         b = self.batch
         success = terminated & (b.geo[self._all, b.row, b.col] == 0)
-        per_env = {int(i): b.end_info(int(i), bool(success[i])) for i in ended}
+        fields = b.end_infos(ended, success[ended].tolist())
         mask = np.zeros(self.num_envs, bool)
         mask[ended] = True
         out: dict[str, Any] = {}
-        for key, sample in next(iter(per_env.values())).items():
-            if isinstance(sample, (list, tuple)):
+        for key, values in fields.items():
+            if isinstance(values[0], (list, tuple)):
                 arr = np.empty(self.num_envs, dtype=object)
                 arr[:] = [None] * self.num_envs
+                for i, value in zip(ended.tolist(), values):
+                    arr[i] = value
             else:
-                arr = np.zeros(self.num_envs, dtype=np.asarray(sample).dtype)
-            for i, values in per_env.items():
-                arr[i] = values[key]
+                arr = np.zeros(self.num_envs, dtype=np.asarray(values[0]).dtype)
+                arr[ended] = values
             out[key], out["_" + key] = arr, mask.copy()
         return out
 
@@ -379,7 +395,9 @@ def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: i
     cell = max(4, big.shape[0] // max(gh, gw))
     top = render_topdown(ep.grid, ep.door_color, ep.objects, (int(batch.row[i]), int(batch.col[i])),
                          int(batch.heading[i]), path, ep.goal_region(), cell=cell)
-    canvas = np.zeros((max(big.shape[0], top.shape[0]), big.shape[1] + top.shape[1] + 8, 3), np.uint8)
+    # Even width and height, so H.264 in yuv420p (what browsers play) can encode it.
+    h, w = max(big.shape[0], top.shape[0]), big.shape[1] + top.shape[1] + 8
+    canvas = np.zeros((h + h % 2, w + w % 2, 3), np.uint8)
     canvas[: big.shape[0], : big.shape[1]] = big
-    canvas[: top.shape[0], big.shape[1] + 8 :] = top
+    canvas[: top.shape[0], big.shape[1] + 8 : big.shape[1] + 8 + top.shape[1]] = top
     return canvas

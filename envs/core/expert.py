@@ -58,8 +58,7 @@ class _LineSweeps:
         view = _oriented(dist, self.heading)
         best = view - self.offset
         np.minimum.accumulate(best, axis=-1, out=best)
-        best += self.offset
-        view[...] = best
+        np.add(best, self.offset, out=view)
 
 
 def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -74,26 +73,27 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
         (B, 4, H, W) int16; ``UNREACHABLE`` where the goal cannot be reached.
 
     Alternates two exact relaxations until nothing changes: every straight run of
-    forward moves per heading (``_LineSweeps``), then turns (one or two quarter turns).
-    Each round extends paths by a whole straight segment, so it takes about as many
-    rounds as an optimal path has turns, not as many as it has steps.
+    forward moves of one heading (``_LineSweeps``), then turning to that heading from the
+    others. Each round extends paths by whole straight segments, so it takes about as
+    many rounds as an optimal path has turns, not as many as it has steps. Blocked states
+    stay ``UNREACHABLE``: sweeps never lower them, and turning in a blocked cell only
+    offers values from other blocked states of the same cell.
     """
     b, h, w = blocked.shape
     free = ~blocked
     goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], (b, 4, h, w))
     dist = np.where(goal4 & free[:, None], np.int32(0), np.int32(UNREACHABLE))
     sweeps = [_LineSweeps(free, k) for k in range(4)]
-    left, right, back = [3, 0, 1, 2], [1, 2, 3, 0], [2, 3, 0, 1]  # heading after a turn
+    # turns[k][j]: quarter turns between headings k and j, each costing one action.
+    turns = [np.array([0, 1, 2, 1], np.int32)[(np.arange(4) - k) % 4][None, :, None, None] for k in range(4)]
     # Relaxations only ever lower values, so an unchanged sum means nothing changed.
     total = None
     while True:
         for k in range(4):
+            # Gauss-Seidel: the straight runs of heading k, then every heading may turn to k,
+            # so the next heading's sweep already builds on them.
             sweeps[k](dist[:, k])
-        # Turning: a quarter turn either way costs 1, a half turn 2. Blocked states stay
-        # UNREACHABLE (their neighbours offer at least UNREACHABLE + 1).
-        turn = np.minimum(dist[:, left], dist[:, right]) + 1
-        np.minimum(turn, dist[:, back] + 2, out=turn)
-        np.minimum(dist, turn, out=dist)
+            np.minimum(dist, dist[:, k : k + 1] + turns[k], out=dist)
         new_total = int(dist.sum(dtype=np.int64))
         if new_total == total:
             return dist.astype(np.int16)

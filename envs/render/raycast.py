@@ -84,10 +84,11 @@ class RaycastRenderer:
             rgb = WALL_RGB[None, :] * (side_gain * _shade(wall_depth))[:, None]  # (n_h, 3)
             col = np.where(inside[:, :, None], rgb[:, None, :], self.background[None].astype(np.float64))
             cols.append(col.astype(np.uint8))
-        # Stored as one 3-byte item per pixel: gathering and transposing whole pixels is
-        # several times faster than moving their channels one byte at a time.
+        # Stored as colour planes (3, index, H): frames are drawn as planes of columns, and
+        # three byte-plane transposes make the (B, H, W, 3) frames faster than moving
+        # 3-byte pixels one at a time would.
         self._build_sprite_table()
-        self.wall_columns = np.ascontiguousarray(np.stack(cols).reshape(2 * (self.max_h + 1), h, 3)).view("V3")[..., 0]
+        self.wall_columns = np.ascontiguousarray(np.stack(cols).reshape(2 * (self.max_h + 1), h, 3).transpose(2, 0, 1))
 
     def _build_sprite_table(self) -> None:
         """Alpha of every sprite column: (type, size in rows, texture column) -> (H,) bool.
@@ -231,22 +232,21 @@ class RaycastRenderer:
         heading = scene.heading.astype(np.intp)
         row = scene.pos[:, 0].astype(np.intp) + 1
         col = scene.pos[:, 1].astype(np.intp) + 1
-        base = margin + np.arange(b) * (ph * pw) + row * pw + col
-        cells = base[:, None, None] + flat_off[heading]  # (B, W, S) flat cell indices
-        codes = padded[cells]
-        s_wall = (codes == WALL).argmax(axis=2)  # first wall along each walk
-        pick = (heading[:, None] * w + np.arange(w)) * n_steps  # (B, W) ray rows of the tables
-        depth = table["depth"].reshape(-1)[pick + s_wall]
-        wall_idx = table["wall_idx"].reshape(-1)[pick + s_wall]
-        door_depth = np.full((b, w), np.inf)
-        door_col = np.full((b, w), -1, np.int64)
-        doors = codes == DOOR
-        doors &= np.arange(n_steps) < s_wall[:, :, None]  # only doors in front of the wall
-        env_i, x_i = np.nonzero(doors.any(axis=2))
-        if env_i.size:
-            s_door = doors[env_i, x_i].argmax(axis=1)
-            door_depth[env_i, x_i] = table["depth"].reshape(-1)[pick[env_i, x_i] + s_door]
-            door_col[env_i, x_i] = _padded_flat(scene.door_color, -1, margin)[cells[env_i, x_i, s_door]]
+        n = b * w
+        ray_base = np.repeat(margin + np.arange(b) * (ph * pw) + row * pw + col, w)  # (B*W,)
+        ray_off = flat_off[heading].reshape(n, n_steps)  # flat cell offsets along each walk
+        s_wall, s_door = _first_wall_and_door(padded, ray_base, ray_off, bool((scene.grid == DOOR).any()))
+        pick = ((heading[:, None] * w + np.arange(w)) * n_steps).reshape(n)  # ray rows of the tables
+        depth = table["depth"].reshape(-1)[pick + s_wall].reshape(b, w)
+        wall_idx = table["wall_idx"].reshape(-1)[pick + s_wall].reshape(b, w)
+        door_depth = np.full(n, np.inf)
+        door_col = np.full(n, -1, np.int64)
+        rays = np.flatnonzero(s_door >= 0)
+        if rays.size:
+            door_depth[rays] = table["depth"].reshape(-1)[pick[rays] + s_door[rays]]
+            doors = _padded_flat(scene.door_color, -1, margin)
+            door_col[rays] = doors[ray_base[rays] + ray_off[rays, s_door[rays]]]
+        door_depth, door_col = door_depth.reshape(b, w), door_col.reshape(b, w)
         d = DIR_VEC[heading].astype(np.float64)
         plane = np.stack([d[:, 1], -d[:, 0]], axis=1) * self.tan_half
         return depth, wall_idx, door_depth, door_col, d, plane
@@ -261,12 +261,15 @@ class RaycastRenderer:
             _, depth, side, door_depth, door_col, d, plane = self._cast(scene)
             wall_idx = self._wall_index(side, depth)
             depth = np.maximum(depth, 1e-3)
-        # Columns first (B, W, H) of whole pixels: a wall column is one gather, overlays
-        # touch contiguous columns, and one transpose makes the (B, H, W, 3) frames.
-        columns = self.wall_columns[wall_idx]
+        # Columns first, as colour planes (3, B, W, H): a wall column is one gather and
+        # overlays touch contiguous columns; then each plane is transposed into the frames.
+        columns = np.take(self.wall_columns, wall_idx, axis=1)  # (take: several times faster than [:, idx])
         self._draw_lintels(columns, door_depth, door_col)
         self._draw_sprites(columns, scene, depth, d, plane)
-        return np.ascontiguousarray(columns.transpose(0, 2, 1)).view(np.uint8).reshape(b, h, w, 3)
+        frames = np.empty((b, h, w, 3), np.uint8)
+        for c in range(3):
+            frames[..., c] = columns[c].transpose(0, 2, 1)
+        return frames
 
     def _draw_lintels(self, columns: np.ndarray, door_depth: np.ndarray, door_col: np.ndarray) -> None:
         env_idx, x_idx = np.nonzero(door_col >= 0)
@@ -280,7 +283,7 @@ class RaycastRenderer:
         rows = np.arange(h)[None, :] + 0.5
         mask = (rows >= top[:, None]) & (rows < bottom[:, None])
         rgb = (COLORS[door_col[env_idx, x_idx]].astype(np.float64) * _shade(dd)[:, None]).astype(np.uint8)
-        columns[env_idx, x_idx] = np.where(mask, _pixels(rgb)[:, None], columns[env_idx, x_idx])
+        _paint(columns, env_idx, x_idx, mask, rgb)
 
     def _draw_sprites(self, columns: np.ndarray, scene: SceneBatch, zbuf: np.ndarray, d: np.ndarray, plane: np.ndarray) -> None:
         present = scene.obj_type >= 0
@@ -295,35 +298,70 @@ class RaycastRenderer:
         center_x = w / 2.0 * (1.0 + lateral / (safe_depth * self.tan_half))
         size = np.minimum(np.round(self.focal / safe_depth * OBJECT_HEIGHT), self.max_sprite)  # width == height
         left = center_x - size / 2.0
-        # Per (env, object, column) test; keep the columns where the sprite is in front.
+        # Per (visible object, column) test; keep the columns where the sprite is in front.
+        env_v, obj_v = np.nonzero(visible)
         xs = np.arange(w) + 0.5
-        u = (xs[None, None, :] - left[:, :, None]) / np.maximum(size, 1.0)[:, :, None]
-        on = visible[:, :, None] & (u >= 0) & (u < 1) & (safe_depth[:, :, None] < zbuf[:, None, :])
-        env_i, obj_i, x_i = np.nonzero(on)
-        if env_i.size == 0:
+        u = (xs[None, :] - left[env_v, obj_v][:, None]) / np.maximum(size[env_v, obj_v], 1.0)[:, None]  # (V, W)
+        on = (u >= 0) & (u < 1) & (safe_depth[env_v, obj_v][:, None] < zbuf[env_v])
+        v_i, x_i = np.nonzero(on)
+        if v_i.size == 0:
             return
+        env_i, obj_i = env_v[v_i], obj_v[v_i]
         sd = safe_depth[env_i, obj_i]
         order = np.argsort(-sd, kind="stable")  # far to near: nearer sprites paint over
-        env_i, obj_i, x_i, sd = env_i[order], obj_i[order], x_i[order], sd[order]
-        uu = u[env_i, obj_i, x_i]
+        env_i, obj_i, v_i, x_i, sd = env_i[order], obj_i[order], v_i[order], x_i[order], sd[order]
+        uu = u[v_i, x_i]
         u_idx = np.minimum((uu * TEX).astype(np.int64), TEX - 1)
         alpha = self.sprite_alpha[scene.obj_type[env_i, obj_i], size[env_i, obj_i].astype(np.int64), u_idx]  # (M, H)
         # Shade a little from left to right so round shapes read as round.
         gain = _shade(sd) * (1.0 - 0.25 * np.abs(uu - 0.4))
-        rgb = _pixels((COLORS[scene.obj_color[env_i, obj_i]] * gain[:, None]).astype(np.uint8))
+        rgb = (COLORS[scene.obj_color[env_i, obj_i]] * gain[:, None]).astype(np.uint8)
         # Columns shared by several sprites are painted in rounds, far to near.
         rank = _rank_within_groups(env_i * w + x_i)
         max_rank = int(rank.max())
         for r in range(max_rank + 1):
             sel = slice(None) if max_rank == 0 else rank == r
-            e, x = env_i[sel], x_i[sel]
-            columns[e, x] = np.where(alpha[sel], rgb[sel][:, None], columns[e, x])
+            _paint(columns, env_i[sel], x_i[sel], alpha[sel], rgb[sel])
 
 
 def _at_cell_centres(scene: SceneBatch) -> bool:
     """Whether every eye is at a cell centre facing a grid axis (the envs always are)."""
     frac = scene.pos - np.floor(scene.pos)
     return bool(np.all(frac == 0.5)) and bool(np.all((scene.heading >= 0) & (scene.heading < 4)))
+
+
+def _first_wall_and_door(cells: np.ndarray, base: np.ndarray, offsets: np.ndarray, doors: bool):
+    """Step of the first wall, and of the first door before it (-1: none), along each walk.
+
+    ``cells[base[i] + offsets[i, s]]`` is the code at step ``s`` of walk ``i``. Most walks
+    end within a few steps, so the steps are read in growing chunks and only the walks
+    still open go on to the next chunk.
+    """
+    n, n_steps = offsets.shape
+    s_wall = np.zeros(n, np.intp)
+    s_door = np.full(n, -1, np.intp)
+    open_ = np.arange(n)
+    lo, size = 0, 4
+    while open_.size and lo < n_steps:
+        hi = min(lo + size, n_steps)
+        if open_.size == n:  # first chunk: every walk, read through slices
+            codes = np.take(cells, base[:, None] + offsets[:, lo:hi])
+        else:
+            codes = np.take(cells, base[open_, None] + offsets[open_, lo:hi])
+        rows = np.arange(open_.size) * (hi - lo)
+        wall = codes == WALL
+        first = wall.argmax(axis=1)
+        found = np.take(wall, rows + first)  # (a row-wise any() is slow on such short rows)
+        if doors:
+            door = codes == DOOR
+            door &= np.arange(hi - lo) < np.where(found, first, hi - lo)[:, None]  # in front of the wall
+            first_door = door.argmax(axis=1)
+            new = np.take(door, rows + first_door) & (s_door[open_] < 0)
+            s_door[open_[new]] = lo + first_door[new]
+        s_wall[open_[found]] = lo + first[found]
+        open_ = open_[~found]
+        lo, size = hi, 2 * size
+    return s_wall, s_door
 
 
 def _padded_flat(grids: np.ndarray, fill, margin: int) -> np.ndarray:
@@ -334,9 +372,12 @@ def _padded_flat(grids: np.ndarray, fill, margin: int) -> np.ndarray:
     return out
 
 
-def _pixels(rgb: np.ndarray) -> np.ndarray:
-    """(M, 3) uint8 colours as (M,) whole-pixel items matching the column buffers."""
-    return np.ascontiguousarray(rgb, dtype=np.uint8).view("V3")[:, 0]
+def _paint(columns: np.ndarray, env: np.ndarray, x: np.ndarray, mask: np.ndarray, rgb: np.ndarray) -> None:
+    """Paint colour ``rgb[m]`` ((M, 3) uint8) where ``mask[m]`` ((M, H)) in column (env[m], x[m])
+    of the (3, B, W, H) colour planes; each (env, x) appears at most once."""
+    sub = columns[:, env, x]  # (3, M, H)
+    np.copyto(sub, rgb.T[:, :, None], where=mask[None])
+    columns[:, env, x] = sub
 
 
 def _rank_within_groups(key: np.ndarray) -> np.ndarray:

@@ -81,11 +81,14 @@ class FollowRouteTask(Task):
                 cell = (max(ra, rb) * pitch, ca * pitch + off)
             grid[cell] = DOOR
             door_color[cell] = colors[e]
+        # Objects never stand in front of a door, so no doorway is ever blocked.
+        near_door = _near(grid == DOOR).tolist()
+        corners = [(r * pitch + 1, c * pitch + 1) for r, c in rooms]
         # Goal room and object; landmarks elsewhere, none identical to the goal.
         goal_room = int(layout_rng.integers(n))
         goal_kind = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
         objects: list[WorldObject] = []
-        goal_cell = self._free_cell(layout_rng, grid, room_of, goal_room, objects, door_margin=True)
+        goal_cell = self._free_cell(layout_rng, corners[goal_room], near_door, objects)
         if goal_cell is None:
             return None
         objects.append(WorldObject(goal_cell[0], goal_cell[1], *goal_kind))
@@ -94,13 +97,13 @@ class FollowRouteTask(Task):
                 kind = goal_kind
                 while kind == goal_kind:
                     kind = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
-                cell = self._free_cell(layout_rng, grid, room_of, k, objects, door_margin=True)
+                cell = self._free_cell(layout_rng, corners[k], near_door, objects)
                 if cell is not None:
                     objects.append(WorldObject(cell[0], cell[1], *kind))
         # Start in another room, at least two cells from the goal.
         start_room = int(episode_rng.integers(n - 1))
         start_room += start_room >= goal_room
-        start = self._free_cell(episode_rng, grid, room_of, start_room, objects, door_margin=False)
+        start = self._free_cell(episode_rng, corners[start_room], None, objects)
         if start is None:
             return None
         episode = Episode(grid, door_color, objects, 0, start, int(episode_rng.integers(4)), "", self.default_max_steps)
@@ -117,17 +120,13 @@ class FollowRouteTask(Task):
         episode.extras["route"] = path
         return episode
 
-    def _free_cell(self, rng, grid, room_of, room, objects, door_margin):
+    def _free_cell(self, rng, corner, near_door, objects):
+        """A random cell of the room at ``corner`` without an object (nor, unless
+        ``near_door`` is None, next to a door), in row-major order; None if there is none."""
         taken = {(o.row, o.col) for o in objects}
-        cells = np.argwhere(room_of == room)
-        ok = []
-        for r, c in cells:
-            if (r, c) in taken:
-                continue
-            # Objects never stand in front of a door, so no doorway is ever blocked.
-            if door_margin and (grid[r - 1 : r + 2, c - 1 : c + 2] == DOOR).any():
-                continue
-            ok.append((int(r), int(c)))
+        r0, c0 = corner
+        ok = [(r, c) for r in range(r0, r0 + self.room_size) for c in range(c0, c0 + self.room_size)
+              if (r, c) not in taken and (near_door is None or not near_door[r][c])]
         if not ok:
             return None
         return ok[int(rng.integers(len(ok)))]
@@ -199,3 +198,14 @@ class FollowRouteVectorEnv(VLNVectorEnv):
                  reward_shaping: bool = False, render_mode: str | None = None) -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode)
+
+
+def _near(mask: np.ndarray) -> np.ndarray:
+    """Cells within one cell (8-neighbourhood) of a ``mask`` cell: a separable 3x3 dilation."""
+    rows = mask.copy()
+    rows[1:] |= mask[:-1]
+    rows[:-1] |= mask[1:]
+    out = rows.copy()
+    out[:, 1:] |= rows[:, :-1]
+    out[:, :-1] |= rows[:, 1:]
+    return out

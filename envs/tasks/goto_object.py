@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from envs.core.constants import COLOR_NAMES, OBJECT_TYPES
@@ -40,35 +42,45 @@ class GoToObjectTask(Task):
         self.default_max_steps = int(max_steps)
 
     def _candidates(self, seeds, split, attempts):
-        """Draw a batch of candidates with array operations (see ``_draw``).
+        """Draw candidates for the whole batch with array operations (see ``_draw``).
 
-        Layouts outside the split are redrawn from the next attempt, as ``Task._candidate``
-        does one episode at a time.
+        Like ``Task._candidate``, each seed takes its first attempt (from ``attempts`` on)
+        whose layout belongs to the split. Several attempts per seed are drawn at once
+        (about one in four layouts is held out), and their layout keys are checked in
+        attempt order, so only the chosen candidates become ``Episode`` objects.
         """
+        n = len(seeds)
         seeds = np.array([s & _U64 for s in seeds], np.uint64)
         attempts = np.array(attempts, np.int64)
-        out: list[Episode | None] = [None] * len(seeds)
-        todo = np.arange(len(seeds))
-        for _ in range(1000):
+        per = 12 if split == "unseen" else 4
+        out: list[Episode | None] = [None] * n
+        todo = np.arange(n)
+        for _ in range(1000 // per):
+            tries = (attempts[todo, None] + np.arange(per)).reshape(-1)
+            cand = self._draw(np.repeat(seeds[todo], per), tries, split)
             rejected = []
-            for i, ep in zip(todo, self._draw(seeds[todo], attempts[todo], split)):
-                if ep is not None and layout_in_split(ep.layout_key(), split):
-                    out[i] = ep
+            for j, i in enumerate(todo.tolist()):
+                for c in range(j * per, (j + 1) * per):
+                    if cand["ok"][c] and layout_in_split(self._layout_key(cand, c), split):
+                        out[i] = self._episode(cand, c, split)
+                        attempts[i] = tries[c]
+                        break
                 else:
                     rejected.append(i)
             if not rejected:
                 return out, attempts.tolist()
             todo = np.array(rejected)
-            attempts[todo] += 1
+            attempts[todo] += per
         raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts")
 
-    def _draw(self, seeds: np.ndarray, attempts: np.ndarray, split: str) -> list[Episode | None]:
-        """One candidate per (seed, attempt), every random choice made for the whole batch.
+    def _draw(self, seeds: np.ndarray, attempts: np.ndarray, split: str) -> dict:
+        """Candidates for each (seed, attempt) pair, as arrays: every random choice is made
+        for the whole batch at once.
 
         The layout (room size, objects and their cells) comes from the layout stream, which
         train and val-seen share; the start, heading and phrasing from the split's episode
-        stream. Each is a fixed column of ``hash_uniforms``, so an episode depends only on
-        its own (seed, split, attempt).
+        stream. Each choice reads fixed columns of ``hash_uniforms``, so a candidate depends
+        only on its own (seed, split, attempt).
         """
         n = len(seeds)
         (lo, hi), (d_lo, d_hi) = self.room_size, self.num_distractors
@@ -91,33 +103,47 @@ class GoToObjectTask(Task):
         obj_row, obj_col = row[picks] + 1, col[picks] + 1  # +1: the wall ring
         # Start: the free cell with the smallest key at least two cells from the target.
         taken = np.zeros((n, cells), bool)
-        real = np.arange(k)[None] < n_objects[:, None]
-        np.put_along_axis(taken, picks, real, axis=1)
+        np.put_along_axis(taken, picks, np.arange(k)[None] < n_objects[:, None], axis=1)
         far = np.maximum(np.abs(row[None] + 1 - obj_row[:, :1]), np.abs(col[None] + 1 - obj_col[:, :1])) >= 2
         start_keys = np.where(in_room & ~taken & far, epi[:, 2:], 2.0)
         start = start_keys.argmin(axis=1)
-        has_start = start_keys[np.arange(n), start] < 2.0
-        start_dir = _below(epi[:, 0], 4)
-        templates = GOTO[phrasing_group(split)]
-        phrasing = _below(epi[:, 1], len(templates))
-        episodes: list[Episode | None] = []
-        for i in range(n):
-            if not has_start[i]:
-                episodes.append(None)
-                continue
-            m = int(n_objects[i])
-            types, colors = np.divmod(kind[i, :m], N_COLORS)
-            objects = [WorldObject(*v) for v in zip(obj_row[i, :m].tolist(), obj_col[i, :m].tolist(), types.tolist(), colors.tolist())]
-            grid = empty_room(int(h[i]), int(w[i]))
-            mission = templates[phrasing[i]].format(obj=objects[0].description)
-            start_cell = (int(row[start[i]]) + 1, int(col[start[i]]) + 1)
-            episodes.append(Episode(grid, np.full(grid.shape, -1, np.int8), objects, 0, start_cell, int(start_dir[i]),
-                                    mission, self.default_max_steps))
-        return episodes
+        # (row, col, type, colour) per object, as ``Episode.layout_key`` hashes them.
+        objects = np.stack([obj_row, obj_col, *np.divmod(kind, N_COLORS)], axis=-1).astype(np.int16)
+        return {
+            "ok": (start_keys[np.arange(n), start] < 2.0).tolist(),  # a start cell exists
+            "h": h.tolist(), "w": w.tolist(), "n_objects": n_objects.tolist(), "objects": objects,
+            "start": np.stack([row[start] + 1, col[start] + 1], axis=1).tolist(),
+            "start_dir": _below(epi[:, 0], 4).tolist(),
+            "phrasing": _below(epi[:, 1], len(GOTO[phrasing_group(split)])).tolist(),
+        }
+
+    def _layout_key(self, cand: dict, c: int) -> int:
+        """``Episode.layout_key()`` of candidate ``c``, without building the episode."""
+        _, _, room_crc = _empty_room(cand["h"][c], cand["w"][c])
+        return zlib.crc32(cand["objects"][c, : cand["n_objects"][c]].tobytes(), room_crc)
+
+    def _episode(self, cand: dict, c: int, split: str) -> Episode:
+        grid, doors, _ = _empty_room(cand["h"][c], cand["w"][c])
+        objects = [WorldObject(*o) for o in cand["objects"][c, : cand["n_objects"][c]].tolist()]
+        mission = GOTO[phrasing_group(split)][cand["phrasing"][c]].format(obj=objects[0].description)
+        return Episode(grid.copy(), doors.copy(), objects, 0, tuple(cand["start"][c]), cand["start_dir"][c],
+                       mission, self.default_max_steps)
 
 
 N_TYPES, N_COLORS = len(OBJECT_TYPES), len(COLOR_NAMES)
 _U64 = (1 << 64) - 1
+_ROOMS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, int]] = {}
+
+
+def _empty_room(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """An empty room's grid and door colours (shared: copy before changing them) and their
+    crc32, the room's share of ``Episode.layout_key``; cached by size."""
+    room = _ROOMS.get((h, w))
+    if room is None:
+        grid = empty_room(h, w)
+        doors = np.full(grid.shape, -1, np.int8)
+        room = _ROOMS[h, w] = (grid, doors, zlib.crc32(doors.tobytes(), zlib.crc32(grid.tobytes())))
+    return room
 
 
 def _below(u: np.ndarray, n: int) -> np.ndarray:

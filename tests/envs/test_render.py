@@ -290,3 +290,25 @@ def test_vector_render_gives_one_frame_per_env():
     frames = venv.render()
     assert len(frames) == 2
     assert all(f.ndim == 3 and f.shape[2] == 3 and f.dtype == np.uint8 for f in frames)
+
+
+@pytest.mark.parametrize("fov", [60.0, 90.0, 120.0])
+def test_precomputed_walks_match_the_dda(fov):
+    """Eyes at cell centres use precomputed ray walks; they must give the DDA's exact rays."""
+    rng = np.random.default_rng(0)
+    b, h, w = 40, 9, 12
+    grid = np.where(rng.random((b, h, w)) < 0.25, WALL, np.where(rng.random((b, h, w)) < 0.1, DOOR, FLOOR)).astype(np.uint8)
+    grid[:, [0, -1], :] = WALL
+    grid[:, :, [0, -1]] = WALL
+    pos = np.stack([rng.integers(1, h - 1, b), rng.integers(1, w - 1, b)], axis=1)
+    grid[np.arange(b), pos[:, 0], pos[:, 1]] = FLOOR
+    door_color = np.where(grid == DOOR, rng.integers(0, 6, (b, h, w)), -1).astype(np.int8)
+    scene = SceneBatch(grid=grid, door_color=door_color, pos=pos + 0.5, heading=rng.integers(0, 4, b),
+                       obj_pos=np.zeros((b, 1, 2)), obj_type=np.full((b, 1), -1), obj_color=np.full((b, 1), -1))
+    r = RaycastRenderer(32, 32, fov)
+    depth, wall_idx, door_depth, door_col, _, _ = r._cast_walks(scene)
+    _, ref_depth, ref_side, ref_door_depth, ref_door_col, _, _ = r._cast(scene)
+    np.testing.assert_array_equal(depth, np.maximum(ref_depth, 1e-3))
+    np.testing.assert_array_equal(wall_idx, r._wall_index(ref_side, ref_depth))
+    np.testing.assert_array_equal(door_depth, ref_door_depth)
+    np.testing.assert_array_equal(door_col, ref_door_col)
