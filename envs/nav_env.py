@@ -17,7 +17,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.core.constants import DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
+from envs.core.constants import ACTION_NAMES, DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE, expert_actions
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -221,7 +221,7 @@ _DOC_COMMON = """
 class VLNEnv(gym.Env):
     """A first-person navigation env over a ``Task`` (see the registered subclasses)."""
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "action_names": ACTION_NAMES}
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
@@ -287,7 +287,8 @@ class VLNVectorEnv(VectorEnv):
     the end-of-episode entries are set only where an episode ended.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP,
+                "action_names": ACTION_NAMES}
 
     def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(1, os.getcwd())  # custom envs given as package.module:Class from the working folder
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -69,7 +70,10 @@ def main(argv=None) -> int:
     if results:
         from vln.report import format_table
 
-        print(format_table({"unseen": results, "seen": results["seen"]}))
+        if results.get("split") == "train":  # an env without splits: one held-out set of seeds
+            print(format_table({"held-out seeds": results}))
+        else:
+            print(format_table({"unseen": results, "seen": results["seen"]}))
     print(f"run folder: {config.out}")
     return 0
 

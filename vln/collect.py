@@ -48,7 +48,19 @@ class Policy(Protocol):
 
 
 class ExpertPolicy:
-    """Follows ``info["expert_action"]``."""
+    """Follows ``info["expert_action"]``.
+
+    With ``noise > 0`` it takes a random action from ``noise_actions`` with that
+    probability (DART-style disturbed demonstrations): the states drift off the expert's
+    path, while the recorded labels stay the expert's, so imitation also learns to
+    recover, without needing a trained agent to drive.
+    """
+
+    def __init__(self, noise: float = 0.0, noise_actions: Sequence[int] = (), seed: int = 0) -> None:
+        if noise > 0 and not noise_actions:
+            raise ValueError("noise needs the actions to draw from (noise_actions)")
+        self.noise, self.noise_actions = float(noise), np.asarray(noise_actions, np.int64)
+        self.rng = np.random.default_rng(seed)
 
     def begin(self, missions: Sequence[str]) -> None:
         pass
@@ -56,7 +68,11 @@ class ExpertPolicy:
     def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if (expert < 0).any():
             raise ValueError("the expert policy needs info['expert_action'] from the env, which it does not give")
-        return expert.astype(np.int64), {}
+        actions = expert.astype(np.int64)
+        if self.noise > 0:
+            disturb = self.rng.random(len(actions)) < self.noise
+            actions = np.where(disturb, self.rng.choice(self.noise_actions, size=len(actions)), actions)
+        return actions, {}
 
 
 class RandomPolicy:
@@ -111,6 +127,15 @@ class AgentPolicy:
         return actions.astype(np.int64), {"values": np.asarray(out["value"]).reshape(-1), "attention": np.asarray(out["attention"])}
 
 
+def movement_actions(env) -> list[int]:
+    """Actions that do not end the episode, by the env's ``metadata["action_names"]`` if given."""
+    n = int(env.single_action_space.n)
+    names = env.metadata.get("action_names")
+    if names is None:
+        return list(range(n))
+    return [a for a in range(n) if str(names[a]).lower() not in ("stop", "done")]
+
+
 def end_info(info: dict[str, Any], i: int) -> dict[str, Any]:
     """Env ``i``'s entries of a vector env's info dict (only those its ``_key`` mask marks)."""
     out = {}
@@ -154,7 +179,9 @@ def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None,
         length += active
         ended = (np.asarray(terminated) | np.asarray(truncated)) & active
         for i in np.flatnonzero(ended):
-            ends[int(i)] = end_info(info, int(i))
+            ends[int(i)] = end = end_info(info, int(i))
+            if "success" not in end:  # an env without info["success"]: a positive reward at termination
+                end["success"] = bool(np.asarray(terminated)[i]) and float(rewards[-1][i]) > 0
         active &= ~ended
         if not active.any():
             break

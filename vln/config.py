@@ -39,6 +39,8 @@ class TrainConfig:
     """Expert demonstrations for behaviour cloning (0 skips imitation)."""
     il_epochs: float = 6.0
     """Passes over the demonstrations."""
+    il_noise: float = 0.2
+    """Demonstrations take a random (non-stop) action with this probability; labels stay the expert's."""
     dagger_rounds: int = 3
     """DAgger / student-forcing rounds: the agent drives, the expert labels (0 skips)."""
     dagger_episodes: int = 1000

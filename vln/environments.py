@@ -1,4 +1,10 @@
-"""Making envs from what a user names: a registered id or ``package.module:ClassName``."""
+"""Making envs from what a user names: a registered id, ``package.module:ClassName``, or a
+MiniGrid / BabyAI level (``MiniGrid-*``, ``BabyAI-*``, adapted by ``vln.minigrid_adapter``).
+
+Every env made here is checked against the environment contract of DESIGN.md
+(``vln.contract``) before it is used, so a custom env that breaks it fails at once with
+one error naming every problem.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ def resolve_env_id(name: str) -> str:
     """A registered Gymnasium id for ``name``; ``module:Class`` paths are registered on the fly."""
     import envs  # noqa: F401  (registers the built-in ids)
 
+    from vln.minigrid_adapter import adapted_id, is_minigrid_id
+
+    if is_minigrid_id(name):
+        return adapted_id(name)  # before the registry: the raw MiniGrid ids are registered too
     if name in gym.registry:
         return name
     if ":" in name and "/" not in name.split(":")[0]:
@@ -27,10 +37,6 @@ def resolve_env_id(name: str) -> str:
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=name)
         return env_id
-    if name.split("-")[0].startswith(("MiniGrid", "BabyAI")):
-        importlib.import_module("minigrid")  # registers MiniGrid and BabyAI ids
-        if name in gym.registry:
-            return name
     raise ValueError(f"unknown env {name!r}: not a registered Gymnasium id nor a 'package.module:ClassName' path")
 
 
@@ -45,17 +51,42 @@ def _accepts(entry_point: Any, name: str) -> bool:
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: dict[str, Any] | None = None):
-    """The native vector env where the id has one, else Gymnasium's SyncVectorEnv."""
+def has_splits(name: str) -> bool:
+    """Whether the env takes a ``split`` argument (so it has held-out "seen"/"unseen" episodes)."""
+    spec = gym.spec(resolve_env_id(name))
+    from vln.minigrid_adapter import ENTRY_POINT
+
+    if spec.entry_point == ENTRY_POINT:
+        return False  # MiniGrid levels: one distribution of episodes, held out by seed
+    return _accepts(spec.entry_point, "split")
+
+
+def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: dict[str, Any] | None = None, *,
+                    validate: bool = True, imitation: bool = False):
+    """The native vector env where the id has one, else Gymnasium's SyncVectorEnv.
+
+    With ``validate`` (the default) the env is checked against the environment contract
+    (both spaces and one real ``reset()``) and a ``ValueError`` lists every violation;
+    ``imitation=True`` also requires ``info["expert_action"]``.
+    """
     env_id = resolve_env_id(name)
     spec = gym.spec(env_id)
     kwargs = dict(env_kwargs or {})
-    if _accepts(spec.entry_point, "split"):
+    if has_splits(name):
         kwargs["split"] = split
     elif split != "train":
         raise ValueError(f"env {name!r} has no 'split' argument, so it cannot give held-out ({split}) episodes")
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
     try:
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except TypeError as exc:
         raise ValueError(f"cannot make env {name!r} with {kwargs}: {exc}") from exc
+    if validate:
+        from vln.contract import validate_env
+
+        try:
+            validate_env(venv, repr(name), imitation=imitation)
+        except ValueError:
+            venv.close()
+            raise
+    return venv

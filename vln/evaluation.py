@@ -16,7 +16,7 @@ def evaluate_policy(env, policy: Policy, episodes: int, seed: int = 0) -> tuple[
     trajs = run_episodes(env, policy, episodes, seed)
     rows = []
     for t in trajs:
-        m = episode_metrics(t.info)
+        m = episode_metrics(t.info, steps=len(t))
         rows.append({"seed": t.seed, "mission": t.mission, "steps": len(t), **m})
     return summarize(rows), rows, trajs
 
@@ -116,12 +116,9 @@ def make_policy(agent_or_policy, num_actions: int | None = None, seed: int = 0, 
 
 def default_split(env_name: str) -> str:
     """"unseen" where the env takes a ``split`` argument, else "train" (its only episodes)."""
-    import gymnasium as gym
+    from vln.environments import has_splits
 
-    from vln.environments import _accepts, resolve_env_id
-
-    spec = gym.spec(resolve_env_id(env_name))
-    return "unseen" if _accepts(spec.entry_point, "split") else "train"
+    return "unseen" if has_splits(env_name) else "train"
 
 
 def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 200, seed: int = 1_000_000,
@@ -308,6 +305,10 @@ def user_error_message(exc: BaseException) -> str | None:
 
     if not isinstance(exc, (ValueError, OSError, VideoUnavailable, gym.error.Error)):
         return None
+    from vln.contract import ContractError
+
+    if isinstance(exc, ContractError):
+        return str(exc)  # one line per violation: all of them, untruncated
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         text = f"{exc.filename}: {exc.strerror}"
     else:

@@ -47,18 +47,29 @@ def ndtw(path, reference, success_distance: float) -> float:
     return float(np.exp(-dtw(path, reference) / (success_distance * len(reference))))
 
 
-def episode_metrics(info: Mapping) -> dict[str, float]:
-    """Per-episode metrics from an env's end-of-episode info (see the env contract)."""
-    success = bool(info["success"])
-    n = ndtw(info["trajectory"], info["reference_path"], float(info.get("success_distance", 1.0)))
+def episode_metrics(info: Mapping, steps: int | None = None) -> dict[str, float]:
+    """Per-episode metrics from an env's end-of-episode info (see the env contract).
+
+    An env that gives no geometry still gets ``success`` (``info["success"]``, False when
+    absent) and ``path_length`` (``steps``, the actions taken, where the env gives none);
+    the metrics that need geometry (SPL, NE, OSR, nDTW, SDTW) are then NaN, and
+    ``summarize`` leaves NaNs out of its means.
+    """
+    nan = float("nan")
+    success = bool(info.get("success", False))
+    has = lambda *keys: all(k in info for k in keys)  # noqa: E731
+    path_length = float(info["path_length"]) if "path_length" in info else (nan if steps is None else float(steps))
+    n = (ndtw(info["trajectory"], info["reference_path"], float(info.get("success_distance", 1.0)))
+         if has("trajectory", "reference_path") and len(info["trajectory"]) and len(info["reference_path"]) else nan)
     return {
         "success": float(success),
-        "spl": spl(success, float(info["shortest_path_length"]), float(info["path_length"])),
-        "navigation_error": float(info["distance_to_goal"]),
-        "oracle_success": float(bool(info["oracle_success"])),
+        "spl": spl(success, float(info["shortest_path_length"]), float(info["path_length"]))
+        if has("shortest_path_length", "path_length") else nan,
+        "navigation_error": float(info["distance_to_goal"]) if has("distance_to_goal") else nan,
+        "oracle_success": float(bool(info["oracle_success"])) if has("oracle_success") else nan,
         "ndtw": n,
         "sdtw": float(success) * n,
-        "path_length": float(info["path_length"]),
+        "path_length": path_length,
     }
 
 
@@ -69,7 +80,9 @@ def summarize(per_episode: Iterable[Mapping[str, float]]) -> dict[str, float]:
         return {name: 0.0 for name in METRIC_NAMES[:-1]} | {"episodes": 0}
 
     def mean(key: str) -> float:
-        return float(np.mean([row[key] for row in rows]))
+        values = np.asarray([row.get(key, np.nan) for row in rows], np.float64)
+        values = values[~np.isnan(values)]  # metrics an env cannot give (no geometry) are NaN
+        return float(values.mean()) if len(values) else float("nan")
 
     return {
         "success_rate": mean("success"),

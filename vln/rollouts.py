@@ -134,11 +134,15 @@ def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env
         return make_vector_env(env, n, split, env_kwargs), True
     if split is not None or env_kwargs:
         raise ValueError("split and env_kwargs apply to an env given by name; this env is already made")
+    from vln.contract import validate_env
+
     if isinstance(env, VectorEnv):
+        validate_env(env)
         return env, False
     if isinstance(env, gym.Env):
         from gymnasium.vector import SyncVectorEnv
 
+        validate_env(env)
         return SyncVectorEnv([lambda: env]), False  # drives the given instance itself
     raise TypeError(f"env must be an id, a gymnasium.Env or a VectorEnv, got {type(env).__name__}")
 
@@ -160,10 +164,7 @@ def _action_names(env) -> Sequence[str] | None:
 def episode_result(traj: Trajectory) -> dict[str, Any]:
     """The metrics of one recorded episode (as a row of the evaluation CSV)."""
     row: dict[str, Any] = {"seed": traj.seed, "mission": traj.mission, "steps": len(traj)}
-    try:
-        row.update(episode_metrics(traj.info))
-    except KeyError:  # an env that does not give the geometry: success only
-        row["success"] = float(traj.success)
+    row.update(episode_metrics(traj.info, steps=len(traj)))  # NaN where the env gives no geometry
     if "shortest_path_length" in traj.info:
         row["shortest_path_length"] = float(traj.info["shortest_path_length"])
     row["return"] = float(np.sum(traj.rewards))

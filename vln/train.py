@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 from vln.checkpoint import atomic_write_json, atomic_write_text, read_state
-from vln.collect import AgentPolicy, ExpertPolicy, run_episodes, sample_missions
+from vln.collect import AgentPolicy, ExpertPolicy, movement_actions, run_episodes, sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env as make_env
 from vln.evaluation import evaluate_policy
@@ -115,9 +115,12 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         raise ValueError(f"--resume: no checkpoint in {out}/checkpoint (start the run without --resume)")
     if not resume and (out / "checkpoint" / "state.json").exists():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    # The env contract is checked before anything is written: every violation in one error,
+    # and imitation (BC or DAgger) needs the env's expert.
+    env = make_env(config.env, config.num_envs, "train", config.env_kwargs,
+                   imitation=config.il_episodes > 0 or config.dagger_rounds > 0)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
-    env = make_vector_env(config)
     R = Run(config, progress)
 
     if state is not None:
@@ -158,7 +161,9 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds))
     dataset = []
     if needs_demos:
-        demos = run_episodes(make_vector_env(config), ExpertPolicy(), config.il_episodes, _IL_SEED)
+        demo_env = make_vector_env(config)
+        expert = ExpertPolicy(config.il_noise, movement_actions(demo_env), seed=config.seed)
+        demos = run_episodes(demo_env, expert, config.il_episodes, _IL_SEED)
         dataset = imitation_samples(demos)
         if R.counters["phase"] == "il":
             R.counters["env_frames"] += sum(len(s.traj) for s in dataset)
@@ -243,7 +248,20 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
 
 
 def evaluate_splits(agent, config: TrainConfig) -> dict[str, Any]:
-    """Greedy held-out evaluation: val-unseen at the top level, val-seen under "seen"."""
+    """Greedy held-out evaluation: val-unseen at the top level, val-seen under "seen".
+
+    An env without splits (no ``split`` argument, e.g. MiniGrid levels) is evaluated once,
+    on the evaluation seeds (disjoint from training's), reported as split "train" and
+    under "seen" too.
+    """
+    from vln.environments import has_splits
+
+    if not has_splits(config.env):
+        env = make_vector_env(config, split="train")
+        policy = AgentPolicy(agent, "greedy", max_words=config.max_words)
+        summary, _, _ = evaluate_policy(env, policy, config.eval_episodes, config.eval_seed)
+        env.close()
+        return {**summary, "split": "train", "seen": dict(summary)}
     results = {}
     for split in ("unseen", "seen"):
         env = make_vector_env(config, split=split)
