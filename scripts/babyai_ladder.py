@@ -3,7 +3,8 @@
 
 For each demo count N of the ladder, trains a fresh agent by behaviour cloning on N
 BabyAIBot demonstrations of the level (pixels from RGBImgPartialObsWrapper, through
-vln's MiniGrid adapter; no DAgger, no REINFORCE, as BabyAI's imitation baselines), then
+vln's MiniGrid adapter; no DAgger, no REINFORCE, as BabyAI's imitation baselines; the
+demos carry the preset's DART-style noise unless --il-noise 0), then
 evaluates it greedily on held-out seeds. Prints success per count, the smallest count
 reaching the target (99%), and BabyAI's published figures beside it (Chevalier-Boisvert
 et al., ICLR 2019, symbolic 7x7x3 observations: demos needed for 99% success).
@@ -53,6 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--chunk", type=int, default=16, help="truncated-BPTT length in steps")
     p.add_argument("--hidden", type=int, help="units of the policy cell (default: the preset's)")
     p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--il-noise", type=float,
+                   help="DART-style noise of the demos (random actions, the bot's labels; default: the preset's; "
+                        "0 gives BabyAI's clean bot demos)")
     p.add_argument("--num-envs", type=int, default=64, help="envs stepped together when collecting and evaluating")
     p.add_argument("--tile-size", type=int, default=8, help="pixels per grid cell (8: 56x56 frames)")
     p.add_argument("--actions", choices=("all", "nav"), default="all",
@@ -89,6 +93,8 @@ def rung_config(args, n: int):
         overrides["hidden"] = args.hidden
     if args.lr is not None:
         overrides["lr"] = args.lr
+    if args.il_noise is not None:
+        overrides["il_noise"] = args.il_noise
     return preset(args.preset, **overrides)
 
 
@@ -106,7 +112,7 @@ def run_rung(args, n: int) -> dict:
         print(f"  {n} demos: {results['success_rate']:.3f} success in {time.time() - t:.0f} s", flush=True)
     sr, episodes = float(results["success_rate"]), int(results["episodes"])
     lo, hi = wilson(sr * episodes, episodes)
-    return {"demos": n, "success_rate": sr, "ci95": [lo, hi], "episodes": episodes, "epochs": config.il_epochs,
+    return {"demos": n, "il_noise": config.il_noise, "success_rate": sr, "ci95": [lo, hi], "episodes": episodes, "epochs": config.il_epochs,
             "wall_time_s": results.get("wall_time_s"), "train_frames": results.get("train_frames"),
             "path_length": results.get("path_length"), "run": config.out}
 
@@ -119,7 +125,8 @@ def first_reaching(rows: list[dict], target: float) -> int | None:
 def format_report(level: str, rows: list[dict], target: float, args) -> str:
     lines = [f"### {level}: success on held-out seeds after behaviour cloning on N bot demos (pixels)", "",
              f"{args.eval_episodes} greedy episodes per rung; frames {7 * args.tile_size}x{7 * args.tile_size} RGB; "
-             f"actions: {args.actions}; preset {args.preset}.", "",
+             f"actions: {args.actions}; preset {args.preset}; demo noise {rows[0]['il_noise'] if rows else ''} "
+             "(DART-style: random actions, the bot's labels).", "",
              "| demos | success | 95% CI | epochs | wall time (s) |", "|---:|---:|---|---:|---:|"]
     for r in rows:
         lo, hi = r["ci95"]

@@ -149,6 +149,8 @@ def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env
 
 def _action_names(env) -> Sequence[str] | None:
     names = getattr(env.unwrapped, "action_names", None)
+    if names is None:
+        names = (getattr(env, "metadata", None) or {}).get("action_names")  # declared by the env
     if names is None and hasattr(env.unwrapped, "envs"):
         names = getattr(env.unwrapped.envs[0].unwrapped, "action_names", None)
     if names is not None:
