@@ -8,10 +8,8 @@ the TensorFlow and JAX backends.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
-import zipfile
 from typing import Any, Mapping
 
 import keras
@@ -19,6 +17,7 @@ import numpy as np
 from keras import layers, ops
 
 from agents.config import AgentConfig
+from agents.files import check_agent_file
 from agents.layers import film, masked_softmax
 from vln.tokenizer import PAD_ID, Vocabulary
 
@@ -478,18 +477,7 @@ def load_agent(path: str | os.PathLike) -> VLNAgent:
             VLN agent, or its weights do not match its config.
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"agent file not found: {path}")
-    if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path} is not a .keras archive (corrupt or wrong format)")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("config.json"))
-    except Exception as e:  # missing member, bad JSON, truncated zip
-        raise ValueError(f"{path} is not a valid .keras file: {e}") from e
-    class_name = meta.get("class_name", "") if isinstance(meta, dict) else ""
-    if "VLNAgent" not in class_name and "VLNAgent" not in str(meta.get("registered_name", "")):
-        raise ValueError(f"{path} does not hold a VLN agent (found {class_name or 'unknown'!r})")
+    check_agent_file(path)
     try:
         agent = keras.saving.load_model(path, compile=False)
     except Exception as e:

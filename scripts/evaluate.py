@@ -43,41 +43,36 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
 
-        if args.episodes < 1:
-            raise ValueError(f"--episodes must be positive, got {args.episodes}")
-        if args.num_envs < 1:
-            raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
-        env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
-        if args.out:
-            out = Path(args.out)
-            if out.is_dir():
-                raise ValueError(f"--out must be a file name, {out} is a folder")
-            check_writable(out.parent if str(out.parent) else Path("."))
-        run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
-        summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
-                                 args.num_envs, run["max_words"])
-        from vln.report import format_markdown, format_table
+    from vln.cli import run_guarded
 
-        print((format_markdown if args.markdown else format_table)({f"{run['name']}/{run['split']}": summary}))
-        if args.out:
-            meta = {"env": run["env"], "env_kwargs": run["env_kwargs"], "split": run["split"], "policy": run["name"],
-                    "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}
-            json_path, csv_path = write_results(args.out, summary, rows, meta)
-            print(f"wrote {json_path} and {csv_path}")
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - bad input must read as one line, not a traceback
-        from vln.evaluation import user_error_message
+    return run_guarded(lambda: _run(args))
 
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+
+def _run(args) -> int:
+    from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
+
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be positive, got {args.episodes}")
+    if args.num_envs < 1:
+        raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
+    env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir():
+            raise ValueError(f"--out must be a file name, {out} is a folder")
+        check_writable(out.parent if str(out.parent) else Path("."))
+    run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
+    summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
+                             args.num_envs, run["max_words"])
+    from vln.report import format_markdown, format_table
+
+    print((format_markdown if args.markdown else format_table)({f"{run['name']}/{run['split']}": summary}))
+    if args.out:
+        meta = {"env": run["env"], "env_kwargs": run["env_kwargs"], "split": run["split"], "policy": run["name"],
+                "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}
+        json_path, csv_path = write_results(args.out, summary, rows, meta)
+        print(f"wrote {json_path} and {csv_path}")
     return 0
 
 

@@ -46,57 +46,52 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        from vln.evaluation import check_writable, parse_env_kwargs, resolve_inputs
 
-        if args.episodes < 1:
-            raise ValueError(f"--episodes must be positive, got {args.episodes}")
-        if args.num_envs < 1:
-            raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
-        if args.fps is not None and args.fps <= 0:
-            raise ValueError(f"--fps must be positive, got {args.fps}")
-        from vln.video import video_support
+    from vln.cli import run_guarded
 
-        reason = video_support()
-        if reason is not None:
-            raise ValueError(reason)
-        env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
-        check_writable(args.video_dir)
-        if args.still:
-            if Path(args.still).suffix.lower() != ".png":
-                raise ValueError(f"--still must name a .png file, got {args.still}")
-            check_writable(Path(args.still).parent)
-        run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
-        from vln.rollouts import rollout
+    return run_guarded(lambda: _run(args))
 
-        rows = rollout(run["policy"], run["env"], episodes=args.episodes, video_dir=args.video_dir, seed=args.seed,
-                       split=run["split"], env_kwargs=run["env_kwargs"], num_envs=min(args.num_envs, args.episodes),
-                       max_words=run["max_words"], fps=args.fps, lstm_strip=not args.no_lstm_strip,
-                       name_prefix=run["name"], still=args.still)
-        for row in rows:
-            extra = f"  spl {row['spl']:.2f}" if "spl" in row else ""
-            outcome = "SUCCESS" if row.get("success") else "FAIL"
-            print(f"seed {row['seed']}  {outcome:<7}  steps {row['steps']:>3}{extra}  {row['video']}")
-        from vln.metrics import METRIC_NAMES, summarize
 
-        if all("ndtw" in row for row in rows):
-            from vln.report import format_table
+def _run(args) -> int:
+    from vln.evaluation import check_writable, parse_env_kwargs, resolve_inputs
 
-            summary = summarize(rows)
-            print(format_table({f"{run['name']}/{run['split']}": {k: summary[k] for k in METRIC_NAMES}}))
-        if args.still:
-            print(f"still: {args.still}")
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - bad input must read as one line, not a traceback
-        from vln.evaluation import user_error_message
+    if args.episodes < 1:
+        raise ValueError(f"--episodes must be positive, got {args.episodes}")
+    if args.num_envs < 1:
+        raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
+    if args.fps is not None and args.fps <= 0:
+        raise ValueError(f"--fps must be positive, got {args.fps}")
+    from vln.video import video_support
 
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        print(f"error: {message}", file=sys.stderr)
-        return 2
+    reason = video_support()
+    if reason is not None:
+        raise ValueError(reason)
+    env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
+    check_writable(args.video_dir)
+    if args.still:
+        if Path(args.still).suffix.lower() != ".png":
+            raise ValueError(f"--still must name a .png file, got {args.still}")
+        check_writable(Path(args.still).parent)
+    run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
+    from vln.rollouts import rollout
+
+    rows = rollout(run["policy"], run["env"], episodes=args.episodes, video_dir=args.video_dir, seed=args.seed,
+                   split=run["split"], env_kwargs=run["env_kwargs"], num_envs=min(args.num_envs, args.episodes),
+                   max_words=run["max_words"], fps=args.fps, lstm_strip=not args.no_lstm_strip,
+                   name_prefix=run["name"], still=args.still)
+    for row in rows:
+        extra = f"  spl {row['spl']:.2f}" if "spl" in row else ""
+        outcome = "SUCCESS" if row.get("success") else "FAIL"
+        print(f"seed {row['seed']}  {outcome:<7}  steps {row['steps']:>3}{extra}  {row['video']}")
+    from vln.metrics import METRIC_NAMES, summarize
+
+    if all("ndtw" in row for row in rows):
+        from vln.report import format_table
+
+        summary = summarize(rows)
+        print(format_table({f"{run['name']}/{run['split']}": {k: summary[k] for k in METRIC_NAMES}}))
+    if args.still:
+        print(f"still: {args.still}")
     return 0
 
 

@@ -37,11 +37,11 @@ class TrainConfig:
     # ---- phase 1: imitation
     il_episodes: int = 8000
     """Expert demonstrations for behaviour cloning (0 skips imitation)."""
-    il_epochs: float = 6.0
+    il_epochs: float = 8.0
     """Passes over the demonstrations."""
     il_noise: float = 0.2
     """Demonstrations take a random (non-stop) action with this probability; labels stay the expert's."""
-    dagger_rounds: int = 3
+    dagger_rounds: int = 5
     """DAgger / student-forcing rounds: the agent drives, the expert labels (0 skips)."""
     dagger_episodes: int = 1000
     """Episodes collected per DAgger round."""
@@ -63,6 +63,8 @@ class TrainConfig:
     """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables)."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
+    rl_value_warmup: int = 10
+    """First REINFORCE updates that fit only the value baseline (imitation never trains it)."""
 
     # ---- optimisation
     lr: float = 1e-3
@@ -107,9 +109,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
-    "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 80}, il_episodes=1500,
-                  il_epochs=6.0, dagger_rounds=0, rl_updates=150, chunk=20, batch_size=32, num_envs=64,
-                  checkpoint_every=10),
+    "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
+                  il_episodes=1500, il_epochs=6.0, dagger_rounds=0, rl_updates=120, il_mix=0.5, rl_lr=1e-4, chunk=20,
+                  batch_size=32, num_envs=64, checkpoint_every=10),
 }
 
 

@@ -36,25 +36,16 @@ def load_checkpoint(path) -> tuple[Any, int | None]:
     encoded). Raises ValueError naming the file when it is missing or not a VLN agent.
     """
     import json
-    import zipfile
     from pathlib import Path
+
+    from agents.files import check_agent_file
 
     p = Path(path)
     if p.is_dir():
         p = p / "agent.keras"
     if not p.is_file():
         raise ValueError(f"checkpoint not found: {p}")
-    # Cheap checks first (load_agent makes them too), so a wrong file fails before Keras starts.
-    if not zipfile.is_zipfile(p):
-        raise ValueError(f"{p} is not a .keras agent file (corrupt or wrong format)")
-    try:
-        with zipfile.ZipFile(p) as zf:
-            meta = json.loads(zf.read("config.json"))
-    except Exception as exc:  # missing member, bad JSON, truncated archive
-        raise ValueError(f"{p} is not a valid .keras file: {exc}") from exc
-    if "VLNAgent" not in str(meta.get("class_name", "") if isinstance(meta, dict) else "") + str(
-            meta.get("registered_name", "") if isinstance(meta, dict) else ""):
-        raise ValueError(f"{p} does not hold a VLN agent")
+    check_agent_file(p)  # before Keras starts: a wrong file fails fast
     from agents import load_agent
 
     agent = load_agent(p)

@@ -16,6 +16,8 @@ import numpy as np
 
 from vln.collect import Trajectory
 
+BUCKET_BATCHES = 32  # minibatches per length-sorting window
+
 
 @dataclass
 class Sample:
@@ -77,10 +79,18 @@ def train_samples(
     n = len(samples)
     b = min(batch_size, n)
     updates = max(1, int(round(epochs * n / b)))
-    order = np.concatenate([rng.permutation(n) for _ in range(int(np.ceil(updates * b / n)) + 1)])
+    order = np.concatenate([rng.permutation(n) for _ in range(int(np.ceil(updates * b / n)) + 1)])[: updates * b]
+    # Bucket by length: within windows of BUCKET_BATCHES minibatches, sort by episode length,
+    # so a minibatch's padding (up to its longest episode) stays small; then shuffle the batches.
+    lengths = np.array([len(s.traj) for s in samples])
+    window = BUCKET_BATCHES * b
+    for start in range(0, len(order), window):
+        part = order[start : start + window]
+        order[start : start + window] = part[np.argsort(lengths[part], kind="stable")]
+    batches = order.reshape(updates, b)[rng.permutation(updates)]
     totals: dict[str, float] = {}
     for u in range(updates):
-        batch = [samples[i] for i in order[u * b : (u + 1) * b]]
+        batch = [samples[i] for i in batches[u]]
         stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
         for k, v in stats.items():
             totals[k] = totals.get(k, 0.0) + v / updates

@@ -214,7 +214,11 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
             trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
             samples = reinforce_samples(trajs, config.gamma)
-            if config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
+            if u < config.rl_value_warmup:
+                # Advantages from an untrained baseline are noise: fit the value head first.
+                for s in samples:
+                    s.weights = np.zeros_like(s.weights)
+            elif config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
                 samples += imitation_samples(trajs, weight=config.il_mix)
             stats = train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=config.chunk,
                                   max_words=max_words, rng=R.rng, on_step=on_step("rl"))
