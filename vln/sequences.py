@@ -54,8 +54,8 @@ def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, normalize: bool
     adv = [r - t.values for r, t in zip(returns, trajs)]
     if normalize and adv:
         flat = np.concatenate(adv)
-        scale = flat.std() + 1e-6
-        adv = [a / scale for a in adv]
+        mean, scale = flat.mean(), flat.std() + 1e-6
+        adv = [(a - mean) / scale for a in adv]
     return [Sample(t, t.actions, a.astype(np.float32), r.astype(np.float32)) for t, a, r in zip(trajs, adv, returns)]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 
 import gymnasium as gym
 import numpy as np
@@ -214,28 +213,8 @@ def test_video_recorder_builtin_env(tmp_path):
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
-def test_builtin_envs_under_gymnasium_record_video(tmp_path, monkeypatch, env_id):
-    """Gymnasium's RecordVideo captures the built-in envs' render() frames.
-
-    RecordVideo encodes with moviepy; where moviepy is not installed a stand-in with the
-    same ImageSequenceClip interface encodes with this package's writer.
-    """
-    try:
-        import moviepy  # noqa: F401
-    except ImportError:
-        clip_mod = types.ModuleType("moviepy.video.io.ImageSequenceClip")
-
-        class ImageSequenceClip:
-            def __init__(self, frames, fps):
-                self.frames, self.fps = list(frames), fps
-
-            def write_videofile(self, path, logger=None):
-                write_video(path, self.frames, self.fps)
-
-        clip_mod.ImageSequenceClip = ImageSequenceClip
-        for name in ("moviepy", "moviepy.video", "moviepy.video.io"):
-            monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-        monkeypatch.setitem(sys.modules, "moviepy.video.io.ImageSequenceClip", clip_mod)
+def test_builtin_envs_under_gymnasium_record_video(tmp_path, env_id):
+    """Gymnasium's RecordVideo (which encodes with moviepy) captures the built-in envs' frames."""
     from gymnasium.wrappers import RecordVideo
 
     env = RecordVideo(gym.make(env_id, render_mode="rgb_array"), str(tmp_path / "videos"), episode_trigger=lambda e: True,
