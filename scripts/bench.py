@@ -11,6 +11,8 @@ reported. Results go to stdout (a table) and, with --json, to a file.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import statistics
@@ -64,10 +66,12 @@ def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float:
     space.seed(0)
 
     def go():
-        for _ in range(steps):
-            _, _, term, trunc, _ = env.step(space.sample())
-            if term or trunc:
-                env.reset()
+        # MiniGrid prints every rejected layout sample; keep the table readable.
+        with contextlib.redirect_stdout(io.StringIO()):
+            for _ in range(steps):
+                _, _, term, trunc, _ = env.step(space.sample())
+                if term or trunc:
+                    env.reset()
 
     return _median_rate(go, steps, repeats)
 
