@@ -24,16 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from vln.cli import add_policy_arguments
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")
-    p.add_argument("--policy", choices=("agent", "expert", "random"),
-                   help="what drives (default: agent with --checkpoint)")
-    p.add_argument("--env", help="Gymnasium id or package.module:Class (default: the run's env, else vln/GoToObject-v0)")
-    p.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    add_policy_arguments(p)
     p.add_argument("--episodes", type=int, default=200, help="episodes (default 200)")
     p.add_argument("--seed", type=int, default=1_000_000, help="first episode seed (default 1000000, as training's eval)")
-    p.add_argument("--split", choices=("train", "seen", "unseen"),
-                   help="episodes: seen or unseen layouts (default unseen where the env has splits)")
     p.add_argument("--num-envs", type=int, default=32, help="envs stepped together (default 32)")
     p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
     p.add_argument("--out", help="write the summary JSON here (and <stem>_episodes.csv beside it)")
@@ -52,10 +48,9 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
 
-    if args.episodes < 1:
-        raise ValueError(f"--episodes must be positive, got {args.episodes}")
-    if args.num_envs < 1:
-        raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
+    from vln.cli import require_positive
+
+    require_positive(episodes=args.episodes, num_envs=args.num_envs)
     env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
     if args.out:
         out = Path(args.out)

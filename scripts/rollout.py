@@ -25,16 +25,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from vln.cli import add_policy_arguments
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")
-    p.add_argument("--policy", choices=("agent", "expert", "random"),
-                   help="what drives (default: agent with --checkpoint)")
-    p.add_argument("--env", help="Gymnasium id or package.module:Class (default: the run's env, else vln/GoToObject-v0)")
-    p.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    add_policy_arguments(p)
     p.add_argument("--episodes", type=int, default=4, help="episodes, one video each (default 4)")
     p.add_argument("--seed", type=int, default=1_000_000, help="first episode seed (default 1000000, as evaluate.py)")
-    p.add_argument("--split", choices=("train", "seen", "unseen"),
-                   help="episodes: seen or unseen layouts (default unseen where the env has splits)")
     p.add_argument("--video-dir", default="videos", help="folder for the MP4s (default videos/)")
     p.add_argument("--num-envs", type=int, default=4, help="episodes stepped together (default 4)")
     p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
@@ -55,12 +51,9 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from vln.evaluation import check_writable, parse_env_kwargs, resolve_inputs
 
-    if args.episodes < 1:
-        raise ValueError(f"--episodes must be positive, got {args.episodes}")
-    if args.num_envs < 1:
-        raise ValueError(f"--num-envs must be positive, got {args.num_envs}")
-    if args.fps is not None and args.fps <= 0:
-        raise ValueError(f"--fps must be positive, got {args.fps}")
+    from vln.cli import require_positive
+
+    require_positive(episodes=args.episodes, num_envs=args.num_envs, fps=args.fps)
     from vln.video import video_support
 
     reason = video_support()

@@ -21,3 +21,21 @@ def run_guarded(body: Callable[[], int | None]) -> int:
             raise
         print(f"error: {message}", file=sys.stderr)
         return 2
+
+
+def require_positive(**values: int | float | None) -> None:
+    """ValueError naming the first flag (``num_envs`` -> ``--num-envs``) that is not positive."""
+    for name, value in values.items():
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+def add_policy_arguments(parser) -> None:
+    """The flags evaluate.py and rollout.py share: what drives, on which env and split."""
+    parser.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")
+    parser.add_argument("--policy", choices=("agent", "expert", "random"),
+                        help="what drives (default: agent with --checkpoint)")
+    parser.add_argument("--env", help="Gymnasium id or package.module:Class (default: the run's env, else vln/GoToObject-v0)")
+    parser.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    parser.add_argument("--split", choices=("train", "seen", "unseen"),
+                        help="episodes: seen or unseen layouts (default unseen where the env has splits)")
