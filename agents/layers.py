@@ -12,14 +12,6 @@ from keras import ops
 NEG_INF = -1e9
 
 
-def masked_mean(x: Any, mask: Any) -> Any:
-    """Mean of ``x`` (B, L, D) over the positions where ``mask`` (B, L) is 1."""
-    m = ops.cast(mask, x.dtype)[..., None]
-    total = ops.sum(x * m, axis=1)
-    count = ops.maximum(ops.sum(m, axis=1), 1.0)
-    return total / count
-
-
 def masked_softmax(scores: Any, mask: Any) -> Any:
     """Softmax of ``scores`` (B, L) over the last axis, giving 0 where ``mask`` is False."""
     scores = ops.where(mask, scores, ops.full_like(scores, NEG_INF))

@@ -214,7 +214,11 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
     if still is not None and video_dir is None:
         raise ValueError("a still is taken from a video: give video_dir too")
     if video_dir is not None:
-        from vln.video import VideoWriter  # noqa: F401  (fails early, clearly, without imageio-ffmpeg)
+        from vln.video import VideoUnavailable, video_support
+
+        reason = video_support()
+        if reason is not None:  # fail before running any episode, not after
+            raise VideoUnavailable(reason)
 
         Path(video_dir).mkdir(parents=True, exist_ok=True)
     venv, owned = _vector_env(env, episodes, num_envs, split, env_kwargs)

@@ -15,7 +15,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 from vln.checkpoint import atomic_write_json, atomic_write_text, read_state

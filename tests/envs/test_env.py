@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs
 from envs import VLNEnv
-from envs.core.constants import FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP
+from envs.core.constants import FORWARD, LEFT, NUM_ACTIONS, RIGHT
 from envs.tasks import FollowRouteEnv, FollowRouteTask, GoToObjectEnv, GoToObjectTask
 
 GOTO_ID, ROUTE_ID = envs.ENV_IDS

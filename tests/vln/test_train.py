@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vln.collect import AgentPolicy, ExpertPolicy, run_episodes
+from vln.collect import ExpertPolicy, run_episodes
 from vln.config import preset
 from vln.environments import make_vector_env
 from vln.train import run
