@@ -21,7 +21,7 @@ from vln.checkpoint import atomic_write_json, atomic_write_text, read_state
 from vln.collect import AgentPolicy, ExpertPolicy, movement_actions, run_episodes, sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env as make_env
-from vln.evaluation import evaluate_policy
+from vln.evaluation import evaluate
 from vln.sequences import imitation_samples, reinforce_samples, train_samples
 from vln.tokenizer import Vocabulary
 
@@ -160,9 +160,8 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds))
     dataset = []
     if needs_demos:
-        demo_env = make_vector_env(config)
-        expert = ExpertPolicy(config.il_noise, movement_actions(demo_env), seed=config.seed)
-        demos = run_episodes(demo_env, expert, config.il_episodes, _IL_SEED)
+        expert = ExpertPolicy(config.il_noise, movement_actions(env), seed=config.seed)
+        demos = run_episodes(env, expert, config.il_episodes, _IL_SEED)
         dataset = imitation_samples(demos)
         if R.counters["phase"] == "il":
             R.counters["env_frames"] += sum(len(s.traj) for s in dataset)
@@ -178,16 +177,20 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if R.counters["phase"] == "dagger":
         if config.dagger_rounds > 0 and config.il_episodes == 0:
             raise ValueError("DAgger needs imitation data: set --il-episodes > 0 or --dagger-rounds 0")
+
+        def dagger_episodes(k: int):
+            """Round k's episodes: the agent samples, the expert's action is taken with prob. beta_k."""
+            policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k, max_words=max_words)
+            return run_episodes(env, policy, config.dagger_episodes, _DAGGER_SEED + k * 1_000_000)
+
         if R.counters["round"] < config.dagger_rounds:
             agent.compile_for_training(learning_rate=config.lr, clipnorm=config.clipnorm, value_coef=0.0, entropy_coef=0.0)
             # On resume, earlier rounds' data is re-collected with the restored agent.
             for k in range(R.counters["round"]):
-                policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k, max_words=max_words)
-                dataset += imitation_samples(run_episodes(env, policy, config.dagger_episodes, _DAGGER_SEED + k * 1_000_000))
+                dataset += imitation_samples(dagger_episodes(k))
         while R.counters["round"] < config.dagger_rounds:
             k = R.counters["round"]
-            policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k, max_words=max_words)
-            trajs = run_episodes(env, policy, config.dagger_episodes, _DAGGER_SEED + k * 1_000_000)
+            trajs = dagger_episodes(k)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
             dataset += imitation_samples(trajs)
             stats = train_samples(agent, dataset, epochs=config.dagger_epochs, batch_size=config.batch_size,
@@ -259,18 +262,16 @@ def evaluate_splits(agent, config: TrainConfig) -> dict[str, Any]:
     """
     from vln.environments import has_splits
 
+    def one(split: str) -> dict[str, Any]:
+        summary, _ = evaluate(agent, config.env, config.eval_episodes, config.eval_seed, split, config.env_kwargs,
+                              num_envs=config.num_envs, max_words=config.max_words)
+        return summary
+
     if not has_splits(config.env):
-        env = make_vector_env(config, split="train")
-        policy = AgentPolicy(agent, "greedy", max_words=config.max_words)
-        summary, _, _ = evaluate_policy(env, policy, config.eval_episodes, config.eval_seed)
-        env.close()
+        summary = one("train")
         return {**summary, "split": "train", "seen": dict(summary)}
-    results = {}
-    for split in ("unseen", "seen"):
-        env = make_vector_env(config, split=split)
-        policy = AgentPolicy(agent, "greedy", max_words=config.max_words)
-        results[split], _, _ = evaluate_policy(env, policy, config.eval_episodes, config.eval_seed)
-    return {**results["unseen"], "split": "unseen", "seen": results["seen"]}
+    unseen, seen = one("unseen"), one("seen")
+    return {**unseen, "split": "unseen", "seen": seen}
 
 
 def write_curves(run_dir: str | Path) -> None:

@@ -182,13 +182,7 @@ def test_video_recorder_any_env(tmp_path):
     from examples.word_action_env import WordActionEnv
 
     env = VideoRecorder(WordActionEnv(render_mode="rgb_array"), tmp_path, name_prefix="word")
-    for seed in (0, 1):
-        obs, info = env.reset(seed=seed)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(info["expert_action"])
-            done = terminated or truncated
-    env.close()
+    _drive(env, (0, 1))
     assert [p.name for p in env.video_paths] == ["word-episode-0.mp4", "word-episode-1.mp4"]
     for p in env.video_paths:
         assert_browser_mp4(p, frames=4, size=(16, 16))  # reset + 3 steps
