@@ -188,7 +188,9 @@ class VLNAgent(keras.Model):
     def _heads(self, h: Any, context: Any) -> tuple[Any, Any]:
         """Policy logits and scalar value from concat(h_t, context_t)."""
         feat = ops.concatenate([h, context], axis=-1)
-        return self.policy_head(feat), ops.squeeze(self.value_head(feat), axis=-1)
+        # float32 outputs whatever the compute dtype (mixed precision): the loss and sampling need them.
+        logits = ops.cast(self.policy_head(feat), "float32")
+        return logits, ops.cast(ops.squeeze(self.value_head(feat), axis=-1), "float32")
 
     # ------------------------------------------------------- entry point (a): sequence
     def call(self, inputs: Mapping[str, Any], training: bool | None = None) -> dict[str, Any]:
@@ -210,7 +212,9 @@ class VLNAgent(keras.Model):
         def body(carry, xs):
             h, c, _, _ = carry
             vis_t, act_t = xs[:, :hid], xs[:, hid:]
-            carry = self._cell_step(h, c, vis_t, act_t, words, keys, mask)
+            # The carry stays float32 under mixed precision (scan needs fixed dtypes, and
+            # the recurrent state should not round to bf16 at every step).
+            carry = tuple(ops.cast(v, "float32") for v in self._cell_step(h, c, vis_t, act_t, words, keys, mask))
             # Keras's TF scan requires ys to mirror the carry, so the per-step outputs
             # (context, attention) ride along in the carry and ys = carry.
             return carry, carry
@@ -218,7 +222,7 @@ class VLNAgent(keras.Model):
         init = (
             ops.cast(inputs["state_h"], "float32"),
             ops.cast(inputs["state_c"], "float32"),
-            ops.zeros_like(words[:, 0, :]),
+            ops.zeros_like(ops.cast(words[:, 0, :], "float32")),
             ops.zeros_like(ops.cast(mask, "float32")),
         )
         # One xs tensor, not a tuple: Keras's TF scan fails on several xs when T is
@@ -298,7 +302,8 @@ class VLNAgent(keras.Model):
                 inp["state_h"], inp["state_c"], vis, act, inp["words"], keys, mask
             )
             logits, value = self._heads(h, context)
-            out = {"logits": logits, "value": value, "attention": weights, "state_h": h, "state_c": c}
+            out = {"logits": logits, "value": value, "attention": ops.cast(weights, "float32"),
+                   "state_h": ops.cast(h, "float32"), "state_c": ops.cast(c, "float32")}
             self._fns.step_model = keras.Model(inp, out, name="step")
         return self._fns.step_model
 

@@ -1,11 +1,15 @@
 #!/usr/bin/env python
-"""Benchmarks (not tests): env throughput against MiniGrid, policy stepping, training frames/s.
+"""Benchmarks (not tests): env, policy step, imitation training and REINFORCE throughput.
 
-Each figure is measured beside its anchor in the same run; medians of repeats are
-reported. Results go to stdout (a table) and, with --json, to a file.
+One command prints a table and writes bench.json. Each figure is the median of repeats,
+measured beside its anchor in the same run (MiniGrid for the envs) or beside the anchor
+figures of ../shared/ANCHORS.md, and labelled with the Keras backend and the hardware.
+It runs unchanged on a CPU machine and on a GPU machine (KERAS_BACKEND=jax there); on a
+GPU the batch sizes grow to what a GPU needs (see ``sizes``).
 
-  python scripts/bench.py                 # everything
-  python scripts/bench.py --only env      # env throughput only (one CPU thread)
+  python scripts/bench.py                 # everything (a few minutes on a 2-core CPU)
+  python scripts/bench.py --quick         # under a minute: fewer steps and repeats
+  python scripts/bench.py --only env      # one group: env, policy, train or reinforce
 """
 
 from __future__ import annotations
@@ -15,16 +19,83 @@ import contextlib
 import io
 import json
 import os
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+GROUPS = ("env", "policy", "train", "reinforce")
+# Worker processes of the sharded env start by forkserver: a fresh server process, so
+# nothing is forked from this process once JAX or TensorFlow run threads.
+CONTEXT = "forkserver"
 
-def _median_rate(fn, count: int, repeats: int) -> float:
+
+# ------------------------------------------------------------------------- hardware
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def accelerator() -> str | None:
+    """The GPU Keras's backend computes on (its name), or None on a CPU-only machine."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        devices = [d for d in jax.devices() if d.platform != "cpu"]
+        return devices[0].device_kind if devices else None
+    if backend == "tensorflow":
+        import tensorflow as tf  # optional corner: only to name the device
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return None
+
+
+def hardware() -> dict[str, Any]:
+    import keras
+
+    gpu = accelerator()
+    cores = os.cpu_count() or 1
+    return {"backend": keras.backend.backend(), "accelerator": gpu, "cpu": cpu_name(), "cpu_cores": cores,
+            "label": f"{keras.backend.backend()} on {gpu or 'CPU'} + {cores} CPU cores"}
+
+
+def sizes(gpu: bool, quick: bool, cores: int) -> dict[str, Any]:
+    """Batch sizes, env workers and step counts for this machine."""
+    workers = max(1, min(12, cores - 2))  # leave cores for the learner and the pipes
+    s = {
+        "env_steps": 40 if quick else 100,
+        "workers": workers,
+        "policy_batch": 1024 if gpu else 64,
+        "policy_steps": 20 if quick else 50,
+        # (batch, T, hidden, mixed precision): the default agent at the anchor's batch, then GPU sizes.
+        "train": [(32, 20, 128, False)] + ([(512, 32, 128, False), (2048, 32, 128, True)] if gpu else []),
+        "train_updates": 4 if quick else 8,
+        "rl_envs": 1024 if gpu else 64,
+        "rl_updates": 2 if quick else 4,
+        "repeats": 1 if quick else 3,
+    }
+    return s
+
+
+def median_rate(fn: Callable[[], Any], count: int, repeats: int) -> float:
     rates = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -33,32 +104,47 @@ def _median_rate(fn, count: int, repeats: int) -> float:
     return statistics.median(rates)
 
 
-def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: int = 3) -> float:
-    """Frames/s of the native vector env: random actions, autoreset included."""
+# ----------------------------------------------------------------------------- envs
+def make_env(env_id: str, num_envs: int, workers: int = 1, **kwargs: Any):
     import gymnasium as gym
-    import numpy as np
 
     import envs  # noqa: F401
+    from envs.parallel import ShardedVectorEnv
 
-    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
-    env.reset(seed=0)
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, 4, size=(steps, num_envs))
-    for a in actions[:5]:
-        env.step(a)  # warm up
-
-    def go():
-        for a in actions:
-            env.step(a)
-
-    return _median_rate(go, steps * num_envs, repeats)
+    if workers > 1:
+        return ShardedVectorEnv(env_id, num_envs, workers, context=CONTEXT, **kwargs)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float:
+def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: int = 3, workers: int = 1) -> float:
+    """Frames/s of the native vector env: random actions, autoreset included."""
+    import numpy as np
+
+    env = make_env(env_id, num_envs, workers)
+    try:
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        actions = rng.integers(0, 4, size=(steps, num_envs))
+        for a in actions[:5]:
+            env.step(a)  # warm up
+
+        def go():
+            for a in actions:
+                env.step(a)
+
+        return median_rate(go, steps * num_envs, repeats)
+    finally:
+        env.close()
+
+
+def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float | None:
     """Frames/s of MiniGrid BabyAI-GoToLocal-v0 with RGBImgPartialObsWrapper(tile_size=8), random actions."""
-    import gymnasium as gym
-    import minigrid  # noqa: F401
-    from minigrid.wrappers import RGBImgPartialObsWrapper
+    try:
+        import gymnasium as gym
+        import minigrid  # noqa: F401
+        from minigrid.wrappers import RGBImgPartialObsWrapper
+    except ImportError:
+        return None  # the anchor needs the minigrid package; the table says so
 
     env = RGBImgPartialObsWrapper(gym.make("BabyAI-GoToLocal-v0"), tile_size=8)
     env.reset(seed=0)
@@ -73,55 +159,60 @@ def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float:
                 if term or trunc:
                     env.reset()
 
-    return _median_rate(go, steps, repeats)
+    return median_rate(go, steps, repeats)
 
 
-def bench_policy_step(batch: int = 64, steps: int = 50, repeats: int = 3) -> dict[str, float]:
-    """Env-steps/s of the agent stepping the native vector env at ``batch`` (env included)."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401
+# ------------------------------------------------------------------------- the agent
+def make_agent(missions: list[str], hidden: int = 128):
     from agents import AgentConfig, VLNAgent
-    from vln.collect import AgentPolicy
     from vln.tokenizer import Vocabulary
 
-    env = gym.make_vec("vln/GoToObject-v0", num_envs=batch, vectorization_mode="vector_entry_point")
-    obs, info = env.reset(seed=0)
-    vocab = Vocabulary.build(list(obs["mission"]) * 2)
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4), vocab)
-    policy = AgentPolicy(agent, "sample", max_words=16)
-    policy.begin(list(obs["mission"]))
-    expert = info["expert_action"]
-    for _ in range(5):
-        a, _ = policy.act(obs["image"], expert)
-        obs, *_ = env.step(a)
+    vocab = Vocabulary.build(list(missions))
+    return VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=hidden), vocab)
 
-    def go():
-        nonlocal obs
-        for _ in range(steps):
+
+def bench_policy_step(batch: int, steps: int, repeats: int, workers: int) -> dict[str, float]:
+    """Env-steps/s of the agent stepping the native vector env at ``batch`` (env included)."""
+    from vln.collect import AgentPolicy
+
+    env = make_env("vln/GoToObject-v0", batch, workers)
+    try:
+        obs, info = env.reset(seed=0)
+        policy = AgentPolicy(make_agent(list(obs["mission"])), "sample", max_words=16)
+        policy.begin(list(obs["mission"]))
+        expert = info["expert_action"]
+        for _ in range(5):
             a, _ = policy.act(obs["image"], expert)
             obs, *_ = env.step(a)
 
-    def policy_only():
-        for _ in range(steps):
-            policy.act(obs["image"], expert)
+        def go():
+            nonlocal obs
+            for _ in range(steps):
+                a, _ = policy.act(obs["image"], expert)
+                obs, *_ = env.step(a)
 
-    return {"with_env": _median_rate(go, steps * batch, repeats), "policy_only": _median_rate(policy_only, steps * batch, repeats)}
+        def policy_only():
+            for _ in range(steps):
+                policy.act(obs["image"], expert)
+
+        return {"with_env": median_rate(go, steps * batch, repeats),
+                "policy_only": median_rate(policy_only, steps * batch, repeats)}
+    finally:
+        env.close()
 
 
-def bench_training(batch: int, steps_per_seq: int, hidden: int, updates: int = 8, repeats: int = 3) -> float:
-    """Training frames/s of one compiled imitation step on (batch, steps_per_seq) sequences."""
+def bench_training(batch: int, steps_per_seq: int, hidden: int, mixed: bool, updates: int = 8, repeats: int = 3) -> float:
+    """Training frames/s of the compiled imitation step on (batch, steps_per_seq) sequences."""
     import numpy as np
 
-    from agents import AgentConfig, VLNAgent
-    from vln.tokenizer import Vocabulary
+    from vln.train import compute_precision
 
-    vocab = Vocabulary.build(["go to the red ball and stop next to it"])
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=hidden), vocab)
-    agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
+    with compute_precision(mixed):
+        agent = make_agent(["go to the red ball and stop next to it"], hidden)
+        agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
     rng = np.random.default_rng(0)
     feed = {
-        "tokens": rng.integers(1, len(vocab), (batch, 16)).astype(np.int32),
+        "tokens": rng.integers(1, len(agent.vocab), (batch, 16)).astype(np.int32),
         "images": rng.integers(0, 255, (batch, steps_per_seq, 64, 64, 3), dtype=np.uint8),
         "prev_actions": rng.integers(0, 5, (batch, steps_per_seq)).astype(np.int32),
         "actions": rng.integers(0, 4, (batch, steps_per_seq)).astype(np.int32),
@@ -134,52 +225,122 @@ def bench_training(batch: int, steps_per_seq: int, hidden: int, updates: int = 8
         for _ in range(updates):
             agent.train_batch(feed)
 
-    return _median_rate(go, updates * batch * steps_per_seq, repeats)
+    return median_rate(go, updates * batch * steps_per_seq, repeats)
 
 
+def bench_reinforce(num_envs: int, updates: int, workers: int, repeats: int) -> dict[str, float]:
+    """REINFORCE end to end on vln/FollowRoute-v0: sampled rollouts + advantages + update.
+
+    Returns the episode frames used for training per second (``frames``) and the env
+    steps taken per second (``env_steps``; a wave steps every env until its slowest
+    episode ends, so it counts the finished envs' ignored steps too).
+    """
+    import numpy as np
+
+    from vln.collect import AgentPolicy, run_episodes, sample_missions
+    from vln.sequences import reinforce_samples, train_samples
+
+    env = make_env("vln/FollowRoute-v0", num_envs, workers, num_rooms=[2, 3], max_steps=60, reward_shaping=True)
+    try:
+        agent = make_agent(sample_missions(env, 256, 30_000_000))
+        # An untrained agent stops within ~4 steps (STOP is one action in four); lower its
+        # STOP bias so episodes last as a learner's do (tens of steps).
+        kernel, bias = agent.policy_head.get_weights()
+        bias[3] -= 4.0
+        agent.policy_head.set_weights([kernel, bias])
+        agent.compile_for_training(learning_rate=1e-4, value_coef=0.5, entropy_coef=0.01)
+        rng = np.random.default_rng(0)
+        counts = {"frames": 0, "env_steps": 0}
+
+        def one_update(u: int):
+            policy = AgentPolicy(agent, "sample", seed=u, max_words=48)
+            trajs = run_episodes(env, policy, num_envs, 1_000 * u)
+            samples = reinforce_samples(trajs, 0.95)
+            train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=20, max_words=48, rng=rng)
+            counts["frames"] += sum(len(t) for t in trajs)
+            counts["env_steps"] += max(len(t) for t in trajs) * num_envs
+
+        one_update(0)  # compile (twice: a second chunk's state pass compiles on the first long episode)
+        one_update(0)
+        frames, steps = [], []
+        for r in range(repeats):
+            counts.update(frames=0, env_steps=0)
+            t = time.perf_counter()
+            for u in range(updates):
+                one_update(1 + r * updates + u)
+            dt = time.perf_counter() - t
+            frames.append(counts["frames"] / dt)
+            steps.append(counts["env_steps"] / dt)
+        return {"frames": statistics.median(frames), "env_steps": statistics.median(steps)}
+    finally:
+        env.close()
+
+
+# ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--only", choices=("env", "policy", "train"), help="run one group only")
-    p.add_argument("--json", help="also write the results to this JSON file")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--only", choices=GROUPS, action="append", help="run only this group (repeatable)")
+    p.add_argument("--quick", action="store_true", help="fewer steps and one repeat: under a minute on a CPU")
+    p.add_argument("--json", default="bench.json", help="write the results here ('' to skip)")
     args = p.parse_args(argv)
-    results: dict[str, float] = {}
-    rows = []
-    if args.only in (None, "env"):
-        # One CPU thread for the env comparison, as the anchors were measured.
+    groups = args.only or GROUPS
+    hw = hardware()
+    sz = sizes(hw["accelerator"] is not None, args.quick, hw["cpu_cores"])
+    reps = sz["repeats"]
+    rows: list[dict[str, Any]] = []
+
+    def row(name: str, value: float, unit: str, anchor: str = "", **extra: Any) -> None:
+        rows.append({"name": name, "value": round(value, 1), "unit": unit, "vs_anchor": anchor, **extra})
+        print(f"  {name}: {value:,.0f} {unit} {anchor}", flush=True)
+
+    print(f"bench: {hw['label']} ({hw['cpu']})", flush=True)
+    if "env" in groups:
+        # One CPU thread for the comparison with MiniGrid, as the anchors were measured.
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1):
-            mg = bench_minigrid(repeats=args.repeats)
+            mg = bench_minigrid(steps=1000 if args.quick else 4000, repeats=reps)
             for env_id in ("vln/GoToObject-v0", "vln/FollowRoute-v0"):
-                fps = bench_native(env_id, repeats=args.repeats)
-                results[f"{env_id} frames/s"] = fps
-                rows.append((f"{env_id} native vector env (256 envs, 64x64)", f"{fps:,.0f} frames/s", f"{fps / mg:.1f}x MiniGrid"))
-        results["minigrid frames/s"] = mg
-        rows.append(("MiniGrid BabyAI-GoToLocal-v0 + RGBImgPartialObs(8) (anchor)", f"{mg:,.0f} frames/s", "1.0x"))
-    if args.only in (None, "policy"):
-        r = bench_policy_step(repeats=args.repeats)
-        results["policy step batch 64 env-steps/s"] = r["with_env"]
-        results["policy step batch 64 policy-only steps/s"] = r["policy_only"]
-        rows.append(("policy step, batch 64, with env (target >= 4,000)", f"{r['with_env']:,.0f} steps/s",
-                     f"{r['with_env'] / 3800:.2f}x anchor 3,800"))
-        rows.append(("policy step, batch 64, policy only", f"{r['policy_only']:,.0f} steps/s", ""))
-    if args.only in (None, "train"):
-        import keras
+                fps = bench_native(env_id, steps=sz["env_steps"], repeats=reps)
+                row(f"{env_id} native vector env, 256 envs, 1 process", fps, "frames/s",
+                    f"{fps / mg:.1f}x MiniGrid" if mg else "(minigrid not installed)")
+        if mg:
+            row("MiniGrid BabyAI-GoToLocal-v0 + RGBImgPartialObs(8), 1 process (anchor)", mg, "frames/s", "1.0x")
+        if sz["workers"] > 1:
+            with threadpool_limits(1):
+                fps = bench_native("vln/FollowRoute-v0", 1024, sz["env_steps"], reps, workers=sz["workers"])
+            row(f"vln/FollowRoute-v0 sharded over {sz['workers']} processes, 1024 envs", fps, "frames/s",
+                f"{fps / mg:.1f}x MiniGrid" if mg else "")
+    if "policy" in groups:
+        b = sz["policy_batch"]
+        r = bench_policy_step(b, sz["policy_steps"], reps, sz["workers"] if b > 64 else 1)
+        row(f"policy step, batch {b}, with GoToObject env", r["with_env"], "env-steps/s",
+            "(target >= 4,000 at batch 64 on CPU)" if b == 64 else "(anchor: prototype step alone ~169,000 at 1024)")
+        row(f"policy step, batch {b}, policy only", r["policy_only"], "steps/s")
+    if "train" in groups:
+        for batch, t, hidden, mixed in sz["train"]:
+            fps = bench_training(batch, t, hidden, mixed, sz["train_updates"], reps)
+            anchor = {32: "1,800 (CPU prototype, batch 32)", 512: "70,000 (GPU prototype, fp32)",
+                      2048: "173,000 (GPU prototype, bf16); target >= 250,000"}[batch]
+            row(f"imitation training, default agent, B={batch} T={t} {'bf16' if mixed else 'fp32'}", fps,
+                "frames/s", f"anchor {anchor}", batch=batch, mixed_precision=mixed)
+    if "reinforce" in groups:
+        n = sz["rl_envs"]
+        w = sz["workers"] if n > 64 else 1
+        r = bench_reinforce(n, sz["rl_updates"], w, reps)
+        row(f"REINFORCE end to end, FollowRoute 2-3 rooms, {n} envs, {w} env process(es): episode frames",
+            r["frames"], "frames/s", "(GPU target >= 50,000 env-steps/s)" if n > 64 else "")
+        row(f"REINFORCE end to end, same run: env steps taken (waves)", r["env_steps"], "env-steps/s")
 
-        default = bench_training(32, 20, 128, repeats=args.repeats)
-        anchor_like = bench_training(32, 32, 256, repeats=args.repeats)
-        results["train frames/s default (B32,T20,h128)"] = default
-        results["train frames/s anchor-size (B32,T32,h256)"] = anchor_like
-        rows.append((f"training step, default agent, B=32 T=20 ({keras.backend.backend()})", f"{default:,.0f} frames/s",
-                     f"{default / 1800:.2f}x anchor 1,800"))
-        rows.append((f"training step, anchor-size agent, B=32 T=32 h=256 ({keras.backend.backend()})",
-                     f"{anchor_like:,.0f} frames/s", f"{anchor_like / 1800:.2f}x anchor 1,800"))
-    width = max(len(r[0]) for r in rows)
-    for name, fig, ratio in rows:
-        print(f"{name:<{width}}  {fig:>20}  {ratio}")
+    print()
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'benchmark (' + hw['label'] + ')':<{width}}  {'value':>14}  unit          vs anchor")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['value']:>14,.0f}  {r['unit']:<12}  {r['vs_anchor']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        Path(args.json).write_text(json.dumps({"hardware": hw, "quick": args.quick, "sizes": sz, "results": rows},
+                                              indent=2, default=str))
+        print(f"wrote {args.json}")
     return 0
 
 

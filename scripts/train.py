@@ -34,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rl-updates", type=int, help="REINFORCE updates of --num-envs episodes each (0 skips)")
     p.add_argument("--eval-episodes", type=int, help="held-out episodes per split for eval.json (0 skips)")
     p.add_argument("--num-envs", type=int, help="envs of the native vector env")
+    p.add_argument("--env-workers", type=int, help="processes the training env is sharded over (1: none)")
+    p.add_argument("--mixed-precision", action="store_true", default=None,
+                   help="compute in bfloat16 with float32 weights (GPUs)")
     p.add_argument("--rnn", choices=("lstm", "gru"), help="policy recurrent cell")
     p.add_argument("--hidden", type=int, help="units of the policy cell")
     p.add_argument("--bidirectional", action="store_true", default=None, help="bidirectional instruction encoder")
@@ -42,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, help="learning rate of imitation")
     p.add_argument("--rl-lr", type=float, help="learning rate of REINFORCE")
     p.add_argument("--il-mix", type=float, help="imitation loss weight mixed into REINFORCE (0 disables)")
+    p.add_argument("--time-budget", dest="time_budget_s", type=float,
+                   help="training wall-clock budget in seconds; phases stop early once spent (0: none)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)

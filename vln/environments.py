@@ -62,8 +62,11 @@ def has_splits(name: str) -> bool:
 
 
 def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: dict[str, Any] | None = None, *,
-                    validate: bool = True, imitation: bool = False):
+                    validate: bool = True, imitation: bool = False, workers: int = 1):
     """The native vector env where the id has one, else Gymnasium's SyncVectorEnv.
+
+    ``workers > 1`` shards a native vector env over that many processes
+    (``envs.parallel.ShardedVectorEnv``), so stepping uses several cores.
 
     With ``validate`` (the default) the env is checked against the environment contract
     (both spaces and one real ``reset()``) and a ``ValueError`` lists every violation;
@@ -78,7 +81,12 @@ def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: 
         raise ValueError(f"env {name!r} has no 'split' argument, so it cannot give held-out ({split}) episodes")
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
     try:
-        venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        if workers > 1 and mode == "vector_entry_point":
+            from envs.parallel import ShardedVectorEnv
+
+            venv = ShardedVectorEnv(env_id, num_envs, workers, **kwargs)
+        else:
+            venv = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     except TypeError as exc:
         raise ValueError(f"cannot make env {name!r} with {kwargs}: {exc}") from exc
     if validate:

@@ -69,10 +69,13 @@ def train_samples(
     max_words: int,
     rng: np.random.Generator,
     on_step: Callable[[dict[str, float], int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
 
-    Returns the mean of the loss terms; ``on_step(stats, frames)`` is called per minibatch.
+    Returns the mean of the loss terms over the minibatches trained; ``on_step(stats,
+    frames)`` is called per minibatch, and training ends early once ``stop()`` is true
+    (e.g. a run's time budget is spent).
     """
     if not samples:
         raise ValueError("no training samples")
@@ -89,14 +92,18 @@ def train_samples(
         order[start : start + window] = part[np.argsort(lengths[part], kind="stable")]
     batches = order.reshape(updates, b)[rng.permutation(updates)]
     totals: dict[str, float] = {}
+    done = 0
     for u in range(updates):
+        if done and stop is not None and stop():
+            break
         batch = [samples[i] for i in batches[u]]
         stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
         for k, v in stats.items():
-            totals[k] = totals.get(k, 0.0) + v / updates
+            totals[k] = totals.get(k, 0.0) + v
+        done += 1
         if on_step is not None:
             on_step(stats, frames)
-    return totals
+    return {k: v / done for k, v in totals.items()}
 
 
 def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> tuple[dict[str, float], int]:

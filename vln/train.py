@@ -7,6 +7,7 @@ budget, checkpoints atomically after every phase step, and writes the run folder
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -29,10 +30,6 @@ METRIC_FIELDS = ("phase", "step", "env_frames", "train_frames", "loss", "policy_
                  "success_rate", "wall_time")
 # Seeds of each phase live in their own range, so phases never share episodes.
 _IL_SEED, _DAGGER_SEED, _RL_SEED, _VOCAB_SEED = 0, 10_000_000, 20_000_000, 30_000_000
-
-
-def make_vector_env(config: TrainConfig, split: str = "train", num_envs: int | None = None):
-    return make_env(config.env, num_envs or config.num_envs, split, config.env_kwargs)
 
 
 class Run:
@@ -73,6 +70,10 @@ class Run:
     def elapsed(self) -> float:
         return self.counters["wall_time"] + (time.time() - self.started)
 
+    def out_of_time(self) -> bool:
+        """Whether the run's training time budget (``time_budget_s``, 0: none) is spent."""
+        return 0 < self.config.time_budget_s <= self.elapsed()
+
     # ------------------------------------------------------------ checkpoint
     def save_checkpoint(self, agent) -> None:
         agent.save(self.ckpt_dir / "agent.keras")
@@ -104,10 +105,6 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
 
 def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
-    import keras
-
-    from agents import load_agent
-
     out = Path(config.out)
     state = read_state(out) if resume else None
     if resume and state is None:
@@ -116,8 +113,41 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC or DAgger) needs the env's expert.
+    # (Made before Keras builds anything: env worker processes are forked from a process
+    # whose JAX / TensorFlow runtime has not started its threads yet.)
     env = make_env(config.env, config.num_envs, "train", config.env_kwargs,
-                   imitation=config.il_episodes > 0 or config.dagger_rounds > 0)
+                   imitation=config.il_episodes > 0 or config.dagger_rounds > 0, workers=config.env_workers)
+    try:
+        with compute_precision(config.mixed_precision):
+            return _run(config, env, out, state, resume, progress)
+    finally:
+        env.close()
+
+
+@contextlib.contextmanager
+def compute_precision(mixed: bool):
+    """Keras's global dtype policy "mixed_bfloat16" inside the block when ``mixed``, restored after.
+
+    Layers take the policy when they are built, so the agent built or loaded inside computes
+    in bfloat16 with float32 weights; a saved agent loads in whatever policy is in force.
+    """
+    import keras
+
+    before = keras.mixed_precision.global_policy()
+    if mixed:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+
+
+def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resume: bool,
+         progress: bool) -> dict[str, Any]:
+    import keras
+
+    from agents import load_agent
+
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     R = Run(config, progress)
@@ -169,7 +199,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         if config.il_episodes > 0:
             agent.compile_for_training(learning_rate=config.lr, clipnorm=config.clipnorm, value_coef=0.0, entropy_coef=0.0)
             stats = train_samples(agent, dataset, epochs=config.il_epochs, batch_size=config.batch_size, chunk=config.chunk,
-                                  max_words=max_words, rng=R.rng, on_step=on_step("il"))
+                                  max_words=max_words, rng=R.rng, on_step=on_step("il"), stop=R.out_of_time)
             R.log("il", stats)
         R.counters["phase"] = "dagger"
         R.save_checkpoint(agent)
@@ -188,13 +218,14 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
             # On resume, earlier rounds' data is re-collected with the restored agent.
             for k in range(R.counters["round"]):
                 dataset += imitation_samples(dagger_episodes(k))
-        while R.counters["round"] < config.dagger_rounds:
+        while R.counters["round"] < config.dagger_rounds and not R.out_of_time():
             k = R.counters["round"]
             trajs = dagger_episodes(k)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
             dataset += imitation_samples(trajs)
             stats = train_samples(agent, dataset, epochs=config.dagger_epochs, batch_size=config.batch_size,
-                                  chunk=config.chunk, max_words=max_words, rng=R.rng, on_step=on_step("dagger"))
+                                  chunk=config.chunk, max_words=max_words, rng=R.rng, on_step=on_step("dagger"),
+                                  stop=R.out_of_time)
             R.counters["round"] += 1
             R.log("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])))
             R.save_checkpoint(agent)
@@ -210,7 +241,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         if R.counters["update"] < config.rl_updates:
             agent.compile_for_training(learning_rate=config.rl_lr, clipnorm=config.clipnorm, value_coef=config.value_coef,
                                        entropy_coef=config.entropy_coef)
-        while R.counters["update"] < config.rl_updates:
+        while R.counters["update"] < config.rl_updates and not R.out_of_time():
             u = R.counters["update"]
             policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
             trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
@@ -234,8 +265,10 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     # ---------------------------------------------------------------- outputs
     agent.save(out / "agent.keras")
     results: dict[str, Any] = {}
+    train_time = R.elapsed()
     if config.eval_episodes > 0:
-        results = {**evaluate_splits(agent, config), "env": config.env, "wall_time_s": round(R.elapsed(), 1),
+        results = {**evaluate_splits(agent, config), "env": config.env, "train_time_s": round(train_time, 1),
+                   "wall_time_s": round(R.elapsed(), 1),
                    "train_frames": R.counters["train_frames"], "env_frames": R.counters["env_frames"]}
         if (out / "eval_before_rl.json").exists():
             results["before_rl"] = json.loads((out / "eval_before_rl.json").read_text())
@@ -300,7 +333,8 @@ def write_curves(run_dir: str | Path) -> None:
     axes[1].set(xlabel="training frames", ylabel="success rate (rollouts)", title="success", ylim=(0, 1.02))
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
     fig.tight_layout()
     tmp = Path(run_dir) / ".curves.tmp.png"
     fig.savefig(tmp, dpi=100)

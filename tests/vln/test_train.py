@@ -82,3 +82,13 @@ def test_resume_after_kill(tmp_path):
     rl_steps = [int(r.split(",")[1]) for r in rows if r.startswith("rl,")]
     assert rl_steps == sorted(set(rl_steps)) and rl_steps[-1] == 400  # no step logged twice
     assert (out / "eval.json").exists()
+
+
+def test_time_budget_cuts_phases(tmp_path):
+    """Once the budget is spent, every phase stops (after at least one update) and evaluation still runs."""
+    config = preset("tiny", out=str(tmp_path / "run"), il_epochs=50.0, dagger_rounds=3, rl_updates=50,
+                    time_budget_s=1e-3)
+    results = run(config, progress=False)
+    assert results["episodes"] == config.eval_episodes
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["il"]  # one imitation row; no DAgger round, no REINFORCE update

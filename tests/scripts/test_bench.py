@@ -1,0 +1,27 @@
+"""scripts/bench.py --quick: one command, every group, a table and bench.json."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_quick(tmp_path):
+    out = tmp_path / "bench.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "scripts/bench.py", "--quick", "--json", str(out)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["quick"] is True
+    assert data["hardware"]["backend"] and data["hardware"]["cpu_cores"] >= 1
+    names = [r["name"] for r in data["results"]]
+    for part in ("GoToObject-v0 native", "FollowRoute-v0 native", "MiniGrid", "policy step", "imitation training",
+                 "REINFORCE end to end"):
+        assert any(part in n for n in names), (part, names)
+    assert all(r["value"] > 0 for r in data["results"])
+    # The table is printed last, labelled with the backend and hardware.
+    assert data["hardware"]["label"] in proc.stdout.splitlines()[-2 - len(names)]

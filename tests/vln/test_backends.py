@@ -1,0 +1,48 @@
+"""The training step on both Keras backends: JAX (the GPU path) learns as TensorFlow does.
+
+tests/vln/test_train.py trains under the suite's backend (TensorFlow by default); here a
+subprocess trains the same tiny config under the other backend, in float32 and in
+bfloat16 mixed precision (the GPU preset's), plus a run whose env is sharded over worker
+processes.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_SCRIPT = """
+import json, sys
+from vln.config import preset
+from vln.train import run
+
+out = sys.argv[1]
+results = {}
+# The sharded env first: its workers fork before the backend starts threads, as in train.py.
+sharded = preset("tiny", out=out + "/sharded", env_workers=2, mixed_precision=True, rl_updates=1)
+results["sharded"] = run(sharded, progress=False)["episodes"]
+for mixed in (False, True):
+    config = preset("tiny", env="examples.word_action_env:WordActionEnv", out=f"{out}/{mixed}", il_episodes=256,
+                    il_epochs=8.0, dagger_rounds=0, rl_updates=0, eval_episodes=64, batch_size=16, chunk=4,
+                    num_envs=16, hidden=32, mixed_precision=mixed)
+    results[str(mixed)] = run(config, progress=False)["success_rate"]
+print("RESULTS " + json.dumps(results))
+"""
+
+
+def test_other_backend_learns(tmp_path):
+    backend = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=400, cwd=ROOT)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
+    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(lines[0][len("RESULTS "):])
+    assert results["sharded"] == 8
+    assert results["False"] >= 0.9, results  # float32
+    assert results["True"] >= 0.9, results  # bfloat16 compute, float32 weights
