@@ -8,6 +8,7 @@ autoreset. The same seed gives the same episode in both.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -41,6 +42,31 @@ def observation_space(view_size: int) -> spaces.Dict:
             "mission": mission_space(),
         }
     )
+
+
+def reset_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
+    """Per-env seeds of ``reset(seed=...)``: None, an int (env i gets seed + i) or one per env."""
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)):
+        return [int(seed) + i for i in range(n)]
+    seeds = list(seed)
+    if len(seeds) != n:
+        raise ValueError(f"expected {n} seeds, got {len(seeds)}")
+    return seeds
+
+
+def reset_indices(options: dict | None, n: int) -> np.ndarray:
+    """The envs a ``reset`` resets: all, or those of ``options["reset_mask"]`` (a bool array of shape (n,))."""
+    mask = None if options is None else options.get("reset_mask")
+    if mask is None:
+        return np.arange(n)
+    mask = np.asarray(mask)
+    if mask.shape != (n,) or mask.dtype != np.bool_:
+        raise ValueError(f"options['reset_mask'] must be a bool array of shape ({n},), got {mask.dtype} {mask.shape}")
+    if not mask.any():
+        raise ValueError("options['reset_mask'] resets no env")
+    return np.flatnonzero(mask)
 
 
 def check_actions(actions, n: int) -> np.ndarray:
@@ -315,23 +341,32 @@ class VLNVectorEnv(VectorEnv):
         self._all = np.arange(self.num_envs)
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        if seed is None:
-            seeds = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
+        """Reset every env, or only those of ``options["reset_mask"]`` (Gymnasium's partial reset).
+
+        With a mask, the other envs keep their episodes and observations; ``seed`` is then
+        a full-length list whose entries outside the mask are ignored.
+        """
+        seeds = reset_seeds(seed, self.num_envs)
+        idx = reset_indices(options, self.num_envs)
         episode_seeds = []
-        for i, s in enumerate(seeds):
-            self._rngs[i] = seeding.np_random(s)[0]
-            episode_seeds.append(s if s is not None else int(self._rngs[i].integers(2**31 - 1)))
-        self.batch.load(self._all, self.task.generate_batch(episode_seeds, self.split))
-        self._needs_reset[:] = False
-        self._images = self.batch.render(self._all)
+        for i in idx:
+            self._rngs[i] = seeding.np_random(seeds[i])[0]
+            episode_seeds.append(seeds[i] if seeds[i] is not None else int(self._rngs[i].integers(2**31 - 1)))
+        self.batch.load(idx, self.task.generate_batch(episode_seeds, self.split))
+        self._needs_reset[idx] = False
+        if idx.size == self.num_envs or self._images is None:
+            self._images = self.batch.render(self._all)
+        else:  # a new array: observations returned earlier must not change
+            images = self._images.copy()
+            images[idx] = self.batch.render(idx)
+            self._images = images
+        reset = np.zeros(self.num_envs, bool)
+        reset[idx] = True
+        seed_arr = np.zeros(self.num_envs, np.int64)
+        seed_arr[idx] = episode_seeds
+        # The expert's action is valid for every env, reset or not.
         info = {"expert_action": self.batch.expert_action(self._all), "_expert_action": np.ones(self.num_envs, bool),
-                "seed": np.array(episode_seeds, np.int64), "_seed": np.ones(self.num_envs, bool)}
+                "seed": seed_arr, "_seed": reset}
         return self._obs(), info
 
     def step(self, actions):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from gymnasium.vector import VectorEnv
 
-from envs.nav_env import check_actions
+from envs.nav_env import check_actions, reset_indices, reset_seeds
 
 
 def _worker(conn, env_id: str, num_envs: int, kwargs: dict[str, Any], shm_name: str, start: int, total: int) -> None:
@@ -40,7 +40,8 @@ def _worker(conn, env_id: str, num_envs: int, kwargs: dict[str, Any], shm_name: 
         while True:
             cmd, arg = conn.recv()
             if cmd == "reset":
-                obs, info = env.reset(seed=arg)
+                seeds, options = arg
+                obs, info = env.reset(seed=seeds, options=options)
                 frames[:] = obs["image"]
                 conn.send(("ok", (obs["mission"], info)))
             elif cmd == "step":
@@ -118,6 +119,7 @@ class ShardedVectorEnv(VectorEnv):
         ctx = mp.get_context(context)
         self._shm: shared_memory.SharedMemory | None = None
         self._conns, self._procs = [], []
+        self._missions: list[tuple[str, ...]] = [("",) * n for n in self.sizes]  # each shard's latest missions
         # Spaces and frame size come from a one-env instance here, to size the shared buffer.
         import gymnasium as gym
 
@@ -152,9 +154,9 @@ class ShardedVectorEnv(VectorEnv):
             self.close()
             raise
 
-    def _gather(self) -> list[Any]:
+    def _gather(self, conns: list[Any] | None = None) -> list[Any]:
         out = []
-        for conn in self._conns:
+        for conn in self._conns if conns is None else conns:
             try:
                 status, payload = conn.recv()
             except EOFError:
@@ -169,30 +171,38 @@ class ShardedVectorEnv(VectorEnv):
         return {"image": self._frames.copy(), "mission": tuple(m for part in missions for m in part)}
 
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
-        if seed is None:
-            seeds: list[Any] = [None] * self.num_envs
-        elif isinstance(seed, (int, np.integer)):
-            seeds = [int(seed) + i for i in range(self.num_envs)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != self.num_envs:
-                raise ValueError(f"expected {self.num_envs} seeds, got {len(seeds)}")
-        for conn, start, size in zip(self._conns, self.starts, self.sizes):
-            part = seeds[start : start + size]
-            conn.send(("reset", None if all(s is None for s in part) else part))
-        parts = self._gather()
-        return self._obs([p[0] for p in parts]), merge_infos([p[1] for p in parts], self.sizes)
+        """Reset every env, or those of ``options["reset_mask"]`` (as the native vector env does)."""
+        seeds = reset_seeds(seed, self.num_envs)
+        mask = np.zeros(self.num_envs, bool)
+        mask[reset_indices(options, self.num_envs)] = True
+        partial = not mask.all()
+        busy = []
+        for w, (conn, start, size) in enumerate(zip(self._conns, self.starts, self.sizes)):
+            part, part_mask = seeds[start : start + size], mask[start : start + size]
+            if part_mask.any():  # a shard with nothing to reset is left alone
+                conn.send(("reset", (part, {"reset_mask": part_mask} if partial else None)))
+                busy.append(w)
+        replies = dict(zip(busy, self._gather([self._conns[w] for w in busy])))
+        infos = []
+        for w in range(len(self._conns)):
+            if w in replies:
+                self._missions[w], info = replies[w]
+            else:
+                info = {}
+            infos.append(info)
+        return self._obs(self._missions), merge_infos(infos, self.sizes)
 
     def step(self, actions):
         actions = check_actions(actions, self.num_envs)  # the native env's errors, raised here
         for conn, start, size in zip(self._conns, self.starts, self.sizes):
             conn.send(("step", actions[start : start + size]))
         parts = self._gather()
+        self._missions = [p[0] for p in parts]
         reward = np.concatenate([p[1] for p in parts])
         terminated = np.concatenate([p[2] for p in parts])
         truncated = np.concatenate([p[3] for p in parts])
         info = merge_infos([p[4] for p in parts], self.sizes)
-        return self._obs([p[0] for p in parts]), reward, terminated, truncated, info
+        return self._obs(self._missions), reward, terminated, truncated, info
 
     def close_extras(self, **kwargs: Any) -> None:
         for conn in self._conns:

@@ -46,6 +46,9 @@ class Policy(Protocol):
 
     def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
 
+    # Optional: ``restart(idx, missions)`` starts new episodes in envs ``idx`` mid-run
+    # (streamed collection, see ``run_stream``); policies without it are run in waves.
+
 
 class ExpertPolicy:
     """Follows ``info["expert_action"]``.
@@ -63,6 +66,9 @@ class ExpertPolicy:
         self.rng = np.random.default_rng(seed)
 
     def begin(self, missions: Sequence[str]) -> None:
+        pass
+
+    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
         pass
 
     def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -83,6 +89,9 @@ class RandomPolicy:
 
     def begin(self, missions: Sequence[str]) -> None:
         self.n = len(missions)
+
+    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
+        pass
 
     def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         return self.rng.integers(0, self.num_actions, size=len(images)), {}
@@ -109,6 +118,19 @@ class AgentPolicy:
         self.enc = self.agent.encode_instruction(tokens)
         self.state = self.agent.initial_state(len(missions))
         self.prev = np.full(len(missions), self.no_action, np.int32)
+
+    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
+        """New episodes in envs ``idx``: their instructions encoded, state and previous action reset."""
+        new = self.agent.vocab.encode_batch(list(missions), max_len=self.tokens.shape[1])
+        tokens = self.tokens.copy()
+        tokens[idx] = new
+        # The whole batch is re-encoded (one compiled shape; the other rows come out the same).
+        self.tokens, self.enc = tokens, self.agent.encode_instruction(tokens)
+        self.state = {k: np.array(v) for k, v in self.state.items()}
+        for v in self.state.values():
+            v[idx] = 0.0
+        self.prev = self.prev.copy()
+        self.prev[idx] = self.no_action
 
     def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         out = self.agent.step(self.enc, images, self.prev, self.state)
@@ -188,21 +210,28 @@ def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None,
         expert = _expert(info, n)
     else:
         raise RuntimeError(f"episodes did not end within {max_steps} steps")
-    stacked = {
-        "images": np.stack(images), "actions": np.stack(actions), "expert": np.stack(experts),
-        "rewards": np.stack(rewards), "values": np.stack(values),
-    }
+    stacked = {"actions": np.stack(actions), "expert": np.stack(experts), "rewards": np.stack(rewards),
+               "values": np.stack(values)}
     att = np.stack(attention) if attention else None
     out = []
     for i in range(keep):
         t = int(length[i])
         out.append(Trajectory(
             mission=missions[i], seed=int(seeds[i]),
-            images=stacked["images"][:t, i].copy(), actions=stacked["actions"][:t, i].astype(np.int64),
+            images=gather_frames(images, range(t), i), actions=stacked["actions"][:t, i].astype(np.int64),
             expert=stacked["expert"][:t, i].astype(np.int64), rewards=stacked["rewards"][:t, i],
             values=stacked["values"][:t, i].astype(np.float64), info=ends[i],
             attention=None if att is None else att[:t, i].copy(),
         ))
+    return out
+
+
+def gather_frames(frames: list[np.ndarray], steps: range, i: int) -> np.ndarray:
+    """Env ``i``'s frames at ``steps`` from a list of per-step batches: copies only those frames
+    (stacking the whole (T, n) batch first would copy every env's frames, ignored ones too)."""
+    out = np.empty((len(steps), *frames[0].shape[1:]), frames[0].dtype)
+    for j, t in enumerate(steps):
+        out[j] = frames[t][i]
     return out
 
 
@@ -212,8 +241,24 @@ def _expert(info: dict[str, Any], n: int) -> np.ndarray:
     return np.asarray(info["expert_action"], np.int64).reshape(n)
 
 
+def supports_partial_reset(env) -> bool:
+    """Whether ``env.reset(options={"reset_mask": ...})`` resets only some envs (Gymnasium 1.x vector envs)."""
+    from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+
+    from envs.nav_env import VLNVectorEnv
+    from envs.parallel import ShardedVectorEnv
+
+    return isinstance(env, (VLNVectorEnv, ShardedVectorEnv, SyncVectorEnv, AsyncVectorEnv))
+
+
 def run_episodes(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:
-    """``n_episodes`` episodes with seeds ``seed, seed + 1, ...``, in waves of ``env.num_envs``."""
+    """``n_episodes`` episodes with seeds ``seed, seed + 1, ...``, in the order of their seeds.
+
+    More episodes than envs are streamed (``run_stream``) where the env and the policy
+    allow it, else run in waves of ``env.num_envs``.
+    """
+    if n_episodes > env.num_envs and hasattr(policy, "restart") and supports_partial_reset(env):
+        return run_stream(env, policy, n_episodes, seed)
     out: list[Trajectory] = []
     n = env.num_envs
     while len(out) < n_episodes:
@@ -230,3 +275,87 @@ def sample_missions(env, n: int, seed: int) -> list[str]:
         obs, _ = env.reset(seed=seed + len(missions))
         missions.extend(str(m) for m in obs["mission"])
     return missions[:n]
+
+
+def run_stream(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:
+    """``n_episodes`` episodes (seeds ``seed + k``) streamed through ``env``: an env whose
+    episode ends is reset at once (a partial reset) with the next seed, so no env idles
+    until the last episodes. A wave instead steps every env until its slowest episode
+    ends, which wastes most of the steps when episode lengths vary.
+
+    Needs ``policy.restart`` and an env with partial resets; same episodes as waves.
+    """
+    n = env.num_envs
+    if n_episodes <= n:
+        raise ValueError("run_stream needs more episodes than envs; use run_wave")
+    obs, info = env.reset(seed=[seed + i for i in range(n)])
+    missions = [str(m) for m in obs["mission"]]
+    policy.begin(missions)
+    episode = np.arange(n)  # the episode each env runs (-1: done, its steps are ignored)
+    start_step = np.zeros(n_episodes, np.int64)
+    env_of = np.zeros(n_episodes, np.int64)
+    env_of[:n] = np.arange(n)
+    end_step = np.full(n_episodes, -1, np.int64)
+    ends: dict[int, dict[str, Any]] = {}
+    episode_missions = missions + [""] * (n_episodes - n)
+    next_episode = n
+    waiting = np.zeros(0, np.int64)  # ended envs to be given the next episodes
+    batch_resets = max(1, n // 16)
+    images, actions, experts, rewards, values, attention = [], [], [], [], [], []
+    expert = _expert(info, n)
+    t = 0
+    while (episode >= 0).any() or waiting.size:
+        act, extras = policy.act(obs["image"], expert)
+        images.append(obs["image"])
+        actions.append(act)
+        experts.append(expert)
+        values.append(extras.get("values", np.zeros(n)))
+        if "attention" in extras:
+            attention.append(extras["attention"])
+        obs, reward, terminated, truncated, info = env.step(act)
+        rewards.append(np.asarray(reward, np.float64))
+        expert = _expert(info, n)
+        ended = np.flatnonzero((np.asarray(terminated) | np.asarray(truncated)) & (episode >= 0))
+        for i in ended.tolist():
+            k = int(episode[i])
+            end_step[k] = t
+            ends[k] = end = end_info(info, i)
+            if "success" not in end:  # an env without info["success"]: a positive reward at termination
+                end["success"] = bool(np.asarray(terminated)[i]) and float(reward[i]) > 0
+        t += 1
+        episode[ended] = -1
+        waiting = np.concatenate([waiting, ended[: max(0, n_episodes - next_episode - waiting.size)]])
+        # Ended envs wait until a batch of them is due, so one reset renders many (a
+        # reset costs about a step), at the price of a few ignored steps each.
+        due = min(batch_resets, n_episodes - next_episode)
+        if waiting.size and (waiting.size >= due or not (episode >= 0).any()):
+            fresh, waiting = np.sort(waiting), waiting[:0]
+            ks = np.arange(next_episode, next_episode + fresh.size)
+            next_episode += fresh.size
+            episode[fresh], env_of[ks], start_step[ks] = ks, fresh, t
+            seeds = [0] * n
+            for i, k in zip(fresh.tolist(), ks.tolist()):
+                seeds[i] = seed + k
+            mask = np.zeros(n, bool)
+            mask[fresh] = True
+            obs, reset_info = env.reset(seed=seeds, options={"reset_mask": mask})
+            expert = expert.copy()
+            expert[fresh] = _expert(reset_info, n)[fresh]
+            new_missions = [str(obs["mission"][i]) for i in fresh.tolist()]
+            for k, m in zip(ks.tolist(), new_missions):
+                episode_missions[k] = m
+            policy.restart(fresh, new_missions)
+    stacked = {"actions": np.stack(actions), "expert": np.stack(experts), "rewards": np.stack(rewards),
+               "values": np.stack(values)}
+    att = np.stack(attention) if attention else None
+    out = []
+    for k in range(n_episodes):
+        i, steps = int(env_of[k]), slice(int(start_step[k]), int(end_step[k]) + 1)
+        out.append(Trajectory(
+            mission=episode_missions[k], seed=seed + k,
+            images=gather_frames(images, range(steps.start, steps.stop), i), actions=stacked["actions"][steps, i].astype(np.int64),
+            expert=stacked["expert"][steps, i].astype(np.int64), rewards=stacked["rewards"][steps, i],
+            values=stacked["values"][steps, i].astype(np.float64), info=ends[k],
+            attention=None if att is None else att[steps, i].copy(),
+        ))
+    return out

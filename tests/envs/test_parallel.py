@@ -73,3 +73,27 @@ def test_merge_infos_fills_absent_keys():
     out = merge_infos(parts, [2, 3])
     np.testing.assert_array_equal(out["x"], [1, 2, 0, 0, 0])
     np.testing.assert_array_equal(out["_x"], [True, False, False, False, False])
+
+
+def test_partial_reset_matches_native():
+    n = 6
+    native = gym.make_vec("vln/GoToObject-v0", num_envs=n, vectorization_mode="vector_entry_point")
+    sharded = ShardedVectorEnv("vln/GoToObject-v0", n, 3)
+    try:
+        native.reset(seed=0)
+        sharded.reset(seed=0)
+        for env in (native, sharded):
+            env.step(np.zeros(n, int))
+        mask = np.array([False, True, False, False, False, True])  # shards 0 and 2; shard 1 untouched
+        seeds = [0, 101, 0, 0, 0, 105]
+        (oa, ia), (ob, ib) = (env.reset(seed=seeds, options={"reset_mask": mask}) for env in (native, sharded))
+        np.testing.assert_array_equal(oa["image"], ob["image"])
+        assert oa["mission"] == ob["mission"]
+        np.testing.assert_array_equal(ia["seed"][mask], ib["seed"][mask])
+        np.testing.assert_array_equal(ib["_seed"], mask)
+        np.testing.assert_array_equal(ia["expert_action"][mask], ib["expert_action"][mask])
+        actions = np.ones(n, int)
+        np.testing.assert_array_equal(native.step(actions)[0]["image"], sharded.step(actions)[0]["image"])
+    finally:
+        native.close()
+        sharded.close()

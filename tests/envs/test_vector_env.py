@@ -209,3 +209,31 @@ def test_vector_expert_succeeds():
         if done.all():
             break
     assert done.all() and successes.all()
+
+
+def test_partial_reset():
+    """options["reset_mask"] resets only those envs, with their seeds; the others go on untouched."""
+    import gymnasium as gym
+
+    n = 4
+    env = gym.make_vec("vln/FollowRoute-v0", num_envs=n, vectorization_mode="vector_entry_point")
+    first, _ = env.reset(seed=3)
+    before = first["image"].copy()
+    stepped, *_ = env.step(np.zeros(n, int))
+    kept = stepped["image"].copy()
+    mask = np.array([False, True, False, True])
+    obs, info = env.reset(seed=[0, 50, 0, 70], options={"reset_mask": mask})
+    np.testing.assert_array_equal(first["image"], before)  # earlier observations are not changed
+    np.testing.assert_array_equal(obs["image"][~mask], kept[~mask])
+    np.testing.assert_array_equal(info["_seed"], mask)
+    np.testing.assert_array_equal(info["seed"][mask], [50, 70])
+    fresh = gym.make_vec("vln/FollowRoute-v0", num_envs=1, vectorization_mode="vector_entry_point")
+    for i, s in ((1, 50), (3, 70)):
+        one, one_info = fresh.reset(seed=s)
+        np.testing.assert_array_equal(obs["image"][i], one["image"][0])
+        assert obs["mission"][i] == one["mission"][0]
+        assert info["expert_action"][i] == one_info["expert_action"][0]
+    with pytest.raises(ValueError, match="reset_mask"):
+        env.reset(options={"reset_mask": np.zeros(n, bool)})
+    with pytest.raises(ValueError, match="reset_mask"):
+        env.reset(options={"reset_mask": np.ones(n - 1, bool)})
