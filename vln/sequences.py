@@ -10,6 +10,7 @@ Every batch has the same shape (batch_size, chunk), so the compiled step never r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,21 +94,37 @@ def train_samples(
     batches = order.reshape(updates, b)[rng.permutation(updates)]
     totals: dict[str, float] = {}
     done = 0
-    for u in range(updates):
-        if done and stop is not None and stop():
-            break
-        batch = [samples[i] for i in batches[u]]
-        stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
-        for k, v in stats.items():
-            totals[k] = totals.get(k, 0.0) + v
-        done += 1
-        if on_step is not None:
-            on_step(stats, frames)
+
+    def arrays(u: int) -> dict[str, np.ndarray]:
+        return minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words)
+
+    # The next minibatch's padded arrays are assembled in a thread (NumPy copies release the
+    # GIL) while the current one trains: on a GPU the assembly would otherwise idle it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(arrays, 0)
+        for u in range(updates):
+            if done and stop is not None and stop():
+                break
+            feed = upcoming.result()
+            if u + 1 < updates:
+                upcoming = pool.submit(arrays, u + 1)
+            stats = train_arrays(agent, feed, chunk=chunk)
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + v
+            done += 1
+            if on_step is not None:
+                on_step(stats, int(feed["mask"].sum()))
     return {k: v / done for k, v in totals.items()}
 
 
 def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> tuple[dict[str, float], int]:
     """One update per chunk over a minibatch of samples (truncated BPTT across chunks)."""
+    feed = minibatch_arrays(agent, batch, chunk=chunk, max_words=max_words)
+    return train_arrays(agent, feed, chunk=chunk), int(feed["mask"].sum())
+
+
+def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> dict[str, np.ndarray]:
+    """The minibatch as padded (B, T) arrays, T a multiple of ``chunk``, and (B, max_words) tokens."""
     b = len(batch)
     lengths = np.array([len(s.traj) for s in batch])
     t_pad = int(np.ceil(lengths.max() / chunk) * chunk)
@@ -132,6 +149,14 @@ def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: in
     tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
     if tokens.shape[1] < max_words:
         tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
+    return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
+            "mask": mask, "returns": returns, "value_mask": value_mask}
+
+
+def train_arrays(agent, arrays: dict[str, np.ndarray], *, chunk: int) -> dict[str, float]:
+    """Train on ``minibatch_arrays`` output chunk by chunk, the recurrent state carried across."""
+    mask = arrays["mask"]
+    b, t_pad = mask.shape
     state = agent.initial_state(b)
     totals: dict[str, float] = {}
     n_chunks = t_pad // chunk
@@ -139,11 +164,8 @@ def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: in
         sl = slice(k * chunk, (k + 1) * chunk)
         if not mask[:, sl].any():
             break
-        feed = {
-            "tokens": tokens, "images": images[:, sl], "prev_actions": prev[:, sl], "actions": targets[:, sl],
-            "weights": weights[:, sl], "mask": mask[:, sl], "returns": returns[:, sl], "value_mask": value_mask[:, sl],
-            **state,
-        }
+        feed = {key: (v if key == "tokens" else v[:, sl]) for key, v in arrays.items()}
+        feed.update(state)
         if k + 1 < n_chunks and mask[:, (k + 1) * chunk :].any():
             # The state entering the next chunk, from this chunk's forward pass.
             out = agent.sequence_forward(feed)
@@ -151,4 +173,4 @@ def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: in
         stats = agent.train_batch(feed)
         for key, v in stats.items():
             totals[key] = totals.get(key, 0.0) + v / n_chunks
-    return totals, int(mask.sum())
+    return totals
