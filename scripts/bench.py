@@ -9,7 +9,7 @@ GPU the batch sizes grow to what a GPU needs (see ``sizes``).
 
   python scripts/bench.py                 # everything (a few minutes on a 2-core CPU)
   python scripts/bench.py --quick         # under a minute: fewer steps and repeats
-  python scripts/bench.py --only env      # one group: env, policy, train or reinforce
+  python scripts/bench.py --only env      # one group: env, policy, train, pipeline or reinforce
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-GROUPS = ("env", "policy", "train", "reinforce")
+GROUPS = ("env", "policy", "train", "pipeline", "reinforce")
 # Worker processes of the sharded env start by forkserver: a fresh server process, so
 # nothing is forked from this process once JAX or TensorFlow run threads.
 CONTEXT = "forkserver"
@@ -79,7 +79,7 @@ def hardware() -> dict[str, Any]:
 
 def sizes(gpu: bool, quick: bool, cores: int) -> dict[str, Any]:
     """Batch sizes, env workers and step counts for this machine."""
-    workers = max(1, min(12, cores - 2))  # leave cores for the learner and the pipes
+    workers = max(1, min(15, cores - 1))  # one core left for the learner
     s = {
         "env_steps": 40 if quick else 100,
         "workers": workers,
@@ -88,7 +88,8 @@ def sizes(gpu: bool, quick: bool, cores: int) -> dict[str, Any]:
         # (batch, T, hidden, mixed precision): the default agent at the anchor's batch, then GPU sizes.
         "train": [(32, 20, 128, False)] + ([(512, 32, 128, False), (2048, 32, 128, True)] if gpu else []),
         "train_updates": 4 if quick else 8,
-        "rl_envs": 1024 if gpu else 64,
+        "pipeline": (256, 32, 2048) if gpu else (32, 20, 128),  # batch, chunk, episodes
+        "rl_envs": 2048 if gpu else 64,
         "rl_updates": 2 if quick else 4,
         "repeats": 1 if quick else 3,
     }
@@ -228,6 +229,36 @@ def bench_training(batch: int, steps_per_seq: int, hidden: int, mixed: bool, upd
     return median_rate(go, updates * batch * steps_per_seq, repeats)
 
 
+def bench_pipeline(batch: int, chunk: int, episodes: int, repeats: int) -> float:
+    """Imitation frames/s through ``train_samples``: padding, truncated BPTT chunks, transfers.
+
+    Episodes of 10-60 steps (FollowRoute's range) with random frames; the figure counts
+    real (unpadded) frames, so it is what an imitation phase gets, below the bare step's.
+    """
+    import numpy as np
+
+    from vln.collect import Trajectory
+    from vln.sequences import imitation_samples, train_samples
+
+    rng = np.random.default_rng(0)
+    missions = ["go through the red door , turn left and stop next to the blue key"]
+    agent = make_agent(missions)
+    agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
+    trajs = []
+    for k in range(episodes):
+        t = int(rng.integers(10, 61))
+        trajs.append(Trajectory(missions[0], k, rng.integers(0, 255, (t, 64, 64, 3), dtype=np.uint8),
+                                rng.integers(0, 4, t), rng.integers(0, 4, t), np.zeros(t), np.zeros(t), {}))
+    samples = imitation_samples(trajs)
+    frames = sum(len(t) for t in trajs)
+
+    def go():
+        train_samples(agent, samples, epochs=1.0, batch_size=batch, chunk=chunk, max_words=16, rng=rng)
+
+    go()  # compile
+    return median_rate(go, frames, repeats)
+
+
 def bench_reinforce(num_envs: int, updates: int, workers: int, repeats: int) -> dict[str, float]:
     """REINFORCE end to end on vln/FollowRoute-v0: sampled rollouts + advantages + update.
 
@@ -324,6 +355,11 @@ def main(argv=None) -> int:
                       2048: "173,000 (GPU prototype, bf16); target >= 250,000"}[batch]
             row(f"imitation training, default agent, B={batch} T={t} {'bf16' if mixed else 'fp32'}", fps,
                 "frames/s", f"anchor {anchor}", batch=batch, mixed_precision=mixed)
+    if "pipeline" in groups:
+        batch, chunk, episodes = sz["pipeline"]
+        fps = bench_pipeline(batch, chunk, episodes if not args.quick else episodes // 4, reps)
+        row(f"imitation pipeline (train_samples: padding, TBPTT chunks of {chunk}, transfers), B={batch}", fps,
+            "frames/s", "real frames of 10-60 step episodes")
     if "reinforce" in groups:
         n = sz["rl_envs"]
         w = sz["workers"] if n > 64 else 1

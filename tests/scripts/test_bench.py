@@ -20,6 +20,7 @@ def test_bench_quick(tmp_path):
     assert data["hardware"]["backend"] and data["hardware"]["cpu_cores"] >= 1
     names = [r["name"] for r in data["results"]]
     for part in ("GoToObject-v0 native", "FollowRoute-v0 native", "MiniGrid", "policy step", "imitation training",
+                 "imitation pipeline",
                  "REINFORCE end to end"):
         assert any(part in n for n in names), (part, names)
     assert all(r["value"] > 0 for r in data["results"])
