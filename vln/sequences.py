@@ -19,6 +19,12 @@ from vln.collect import Trajectory
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
 
 
+class NonFiniteLoss(FloatingPointError):
+    """A training step gave a NaN or infinite loss; ``update`` is its minibatch (1-based)."""
+
+    update: int = 0
+
+
 @dataclass
 class Sample:
     """A trajectory with its per-step training targets."""
@@ -91,7 +97,11 @@ def train_samples(
     totals: dict[str, float] = {}
     for u in range(updates):
         batch = [samples[i] for i in batches[u]]
-        stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
+        try:
+            stats, frames = train_minibatch(agent, batch, chunk=chunk, max_words=max_words)
+        except NonFiniteLoss as exc:
+            exc.update = u + 1
+            raise
         for k, v in stats.items():
             totals[k] = totals.get(k, 0.0) + v / updates
         if on_step is not None:
@@ -142,6 +152,9 @@ def train_minibatch(agent, batch: Sequence[Sample], *, chunk: int, max_words: in
             out = agent.sequence_forward(feed)
             state = {"state_h": out["state_h"], "state_c": out["state_c"]}
         stats = agent.train_batch(feed)
+        if not np.isfinite(stats["loss"]):
+            # Stop at once: the step has already applied its update, and more would spread it.
+            raise NonFiniteLoss(f"the loss is {stats['loss']}")
         for key, v in stats.items():
             totals[key] = totals.get(key, 0.0) + v / n_chunks
     return totals, int(mask.sum())
