@@ -95,14 +95,27 @@ def read_state(run_dir: str | Path) -> dict[str, Any] | None:
         try:
             with zipfile.ZipFile(agent_path) as zf:
                 if STATE_MEMBER in zf.namelist():
-                    return json.loads(zf.read(STATE_MEMBER))
+                    return _checked(json.loads(zf.read(STATE_MEMBER)), agent_path)
         except Exception as exc:  # noqa: BLE001 - any unreadable archive: truncated, bad CRC, bad JSON
             raise ValueError(f"corrupt checkpoint {agent_path}: {exc}") from exc
-    if not path.exists():
+    if not agent_path.exists() and not path.exists():
         return None
+    if not path.exists():
+        raise ValueError(f"{agent_path} holds no run state: it is not a checkpoint of vln's training")
     if not agent_path.exists():
         raise ValueError(f"incomplete checkpoint in {folder}: state.json without agent.keras")
     try:
-        return json.loads(path.read_text())  # a checkpoint written before the state moved into agent.keras
+        state = json.loads(path.read_text())  # a checkpoint written before the state moved into agent.keras
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt checkpoint state {path}: {exc}") from exc
+    return _checked(state, path)
+
+
+_STATE_KEYS = {"phase", "round", "update", "env_frames", "train_frames", "metrics_rows", "rng"}
+
+
+def _checked(state: Any, source: Path) -> dict[str, Any]:
+    missing = _STATE_KEYS - (set(state) if isinstance(state, dict) else set())
+    if missing:
+        raise ValueError(f"corrupt checkpoint {source}: its run state lacks {', '.join(sorted(missing))}")
+    return state

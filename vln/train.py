@@ -8,6 +8,7 @@ budget, checkpoints atomically after every phase step, and writes the run folder
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -139,7 +140,8 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         raise ValueError(f"--resume: no run in {out} to continue (start the run without --resume)")
     if not resume and any((out / "checkpoint" / name).exists() for name in ("agent.keras", "state.json")):
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
-    if resume and TrainConfig.load(out / "config.json") != config:
+    # A run folder may have been moved since: its own location is not an option to compare.
+    if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out) != config:
         raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC or DAgger) needs the env's expert.
