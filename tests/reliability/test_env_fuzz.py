@@ -147,6 +147,20 @@ def play(env_id: str, kwargs: dict, seed: int, actions: list[int]) -> list[tuple
 
 
 # ----------------------------------------------------------------------------- tests
+def count_examples(check) -> int:
+    """Run a ``@given`` test; returns how many examples it tried (RELIABILITY.md counts them)."""
+    calls = [0]
+    inner = check.hypothesis.inner_test
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return inner(*args, **kwargs)
+
+    check.hypothesis.inner_test = counted
+    check()
+    return calls[0]
+
+
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
 def test_single_env_invariants_and_same_seed_same_trajectory(env_id):
     @FUZZ
@@ -155,7 +169,8 @@ def test_single_env_invariants_and_same_seed_same_trajectory(env_id):
         first = play(env_id, kwargs, seed, actions)
         assert play(env_id, kwargs, seed, actions) == first, "the same seed gave another trajectory"
 
-    check()
+    examples = count_examples(check)
+    assert examples >= EXAMPLES, f"only {examples} examples ran"
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
@@ -195,7 +210,8 @@ def test_vector_env_agrees_with_single_envs(env_id):
                 assert vinfo["expert_action"][i] == sinfo[i]["expert_action"]
         venv.close()
 
-    check()
+    examples = count_examples(check)
+    assert examples >= EXAMPLES, f"only {examples} examples ran"
 
 
 BAD_ACTIONS = st.one_of(
@@ -219,7 +235,8 @@ def test_invalid_actions_raise_value_error_and_change_nothing(env_id):
         assert (int(b.row[0]), int(b.col[0]), int(b.heading[0]), int(b.steps[0])) == before
         env.step(info["expert_action"])  # still usable
 
-    check()
+    examples = count_examples(check)
+    assert examples >= EXAMPLES, f"only {examples} examples ran"
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
@@ -243,4 +260,5 @@ def test_invalid_vector_actions_raise_value_error_and_change_nothing(env_id):
         assert all(np.array_equal(x, y) for x, y in zip(before, after))
         venv.step(np.array(good))
 
-    check()
+    examples = count_examples(check)
+    assert examples >= EXAMPLES, f"only {examples} examples ran"
