@@ -8,7 +8,6 @@ The backend is Keras's: set KERAS_BACKEND=jax (or tensorflow, the default) in th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--env", help="Gymnasium env id (default: the preset's, vln/GoToObject-v0)")
-    p.add_argument("--env-kwargs", type=json.loads, help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
+    p.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
     p.add_argument("--out", help="run folder (default: runs/<preset>)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="named configuration to start from")
@@ -47,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--il-mix", type=float, help="imitation loss weight mixed into REINFORCE (0 disables)")
     p.add_argument("--time-budget", dest="time_budget_s", type=float,
                    help="training wall-clock budget in seconds; phases stop early once spent (0: none)")
+    p.add_argument("--checkpoint-every", type=int, help="REINFORCE updates between checkpoints")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
@@ -54,24 +54,42 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from vln.cli import run_guarded
+
+    return run_guarded(lambda: _run(args))
+
+
+def _run(args) -> int:
+    from vln.cli import quiet_keras_import, require_non_negative, require_positive
     from vln.config import preset
+    from vln.evaluation import parse_env_kwargs
 
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k not in ("preset", "resume", "no_progress")}
     overrides.setdefault("out", f"runs/{args.preset}")
-    try:
-        config = preset(args.preset, **overrides)
-        if args.resume:
-            from vln.config import TrainConfig
+    if args.env_kwargs is not None:
+        overrides["env_kwargs"] = parse_env_kwargs(args.env_kwargs)
+    require_positive(num_envs=args.num_envs, hidden=args.hidden, batch_size=args.batch_size, chunk=args.chunk,
+                     il_epochs=args.il_epochs, lr=args.lr, rl_lr=args.rl_lr, checkpoint_every=args.checkpoint_every,
+                     env_workers=args.env_workers)
+    require_non_negative(il_episodes=args.il_episodes, dagger_rounds=args.dagger_rounds,
+                         dagger_episodes=args.dagger_episodes, rl_updates=args.rl_updates,
+                         eval_episodes=args.eval_episodes, il_mix=args.il_mix, time_budget=args.time_budget_s)
+    config = preset(args.preset, **overrides)
+    if args.resume:
+        from vln.config import TrainConfig
 
-            saved = TrainConfig.load(Path(config.out) / "config.json")
-            config.max_words = saved.max_words
-        from vln.train import run
+        config_path = Path(config.out) / "config.json"
+        if not config_path.is_file():
+            raise ValueError(f"--resume: no run in {config.out} to continue (start the run without --resume)")
+        try:
+            config.max_words = TrainConfig.load(config_path).max_words
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"--resume: {config_path} is not a run's config ({exc})") from exc
+    quiet_keras_import()
+    from vln.train import run
 
-        results = run(config, resume=args.resume, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    results = run(config, resume=args.resume, progress=not args.no_progress)
     if results:
         from vln.report import format_table
 

@@ -1,12 +1,26 @@
-"""Atomic files and the run state that ``--resume`` continues from."""
+"""Atomic files and the run state that ``--resume`` continues from.
+
+A checkpoint is one file, ``checkpoint/agent.keras``: the agent with the run state (counters,
+RNG) stored inside the archive as ``vln_state.json``, committed by a single rename. So the
+weights and the counters always belong together, whatever moment a run is killed at.
+``checkpoint/state.json`` is a readable copy of the state, written after the commit.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
+
+STATE_MEMBER = "vln_state.json"
+# Test hook (see RELIABILITY.md): VLN_TEST_KILL_AT="point:n" makes the process SIGKILL itself
+# the n-th time it reaches ``kill_point("point")``, so tests can kill a run at an exact moment.
+KILL_ENV = "VLN_TEST_KILL_AT"
+_kill_counts: dict[str, int] = {}
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -39,12 +53,69 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def kill_point(name: str) -> None:
+    """Test hook: SIGKILL this process here when ``VLN_TEST_KILL_AT`` names this point."""
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return
+    point, _, count = spec.partition(":")
+    if point != name:
+        return
+    _kill_counts[name] = _kill_counts.get(name, 0) + 1
+    if _kill_counts[name] == int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def write_checkpoint(agent, folder: str | Path, state: dict[str, Any]) -> None:
+    """Save ``agent`` with ``state`` inside it as ``folder/agent.keras`` (one atomic rename),
+    then the readable copy ``folder/state.json``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / ".agent.next.keras"
+    agent.save(tmp)
+    with zipfile.ZipFile(tmp, "a") as zf:
+        zf.writestr(STATE_MEMBER, json.dumps(state, default=_jsonable))
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    kill_point("checkpoint-write")  # written, not yet committed
+    os.replace(tmp, folder / "agent.keras")
+    kill_point("checkpoint-commit")  # committed, the readable copy not yet written
+    atomic_write_json(folder / "state.json", state)
+
+
 def read_state(run_dir: str | Path) -> dict[str, Any] | None:
-    """The last checkpointed run state, or None when the run has none."""
-    path = Path(run_dir) / "checkpoint" / "state.json"
-    if not path.exists():
+    """The last checkpointed run state, or None when the run has none.
+
+    The state inside ``checkpoint/agent.keras`` is the truth: ``state.json`` may lag it by
+    one checkpoint when a run was killed between the two writes.
+    """
+    folder = Path(run_dir) / "checkpoint"
+    agent_path, path = folder / "agent.keras", folder / "state.json"
+    if agent_path.exists():
+        try:
+            with zipfile.ZipFile(agent_path) as zf:
+                if STATE_MEMBER in zf.namelist():
+                    return _checked(json.loads(zf.read(STATE_MEMBER)), agent_path)
+        except Exception as exc:  # noqa: BLE001 - any unreadable archive: truncated, bad CRC, bad JSON
+            raise ValueError(f"corrupt checkpoint {agent_path}: {exc}") from exc
+    if not agent_path.exists() and not path.exists():
         return None
+    if not path.exists():
+        raise ValueError(f"{agent_path} holds no run state: it is not a checkpoint of vln's training")
+    if not agent_path.exists():
+        raise ValueError(f"incomplete checkpoint in {folder}: state.json without agent.keras")
     try:
-        return json.loads(path.read_text())
+        state = json.loads(path.read_text())  # a checkpoint written before the state moved into agent.keras
     except json.JSONDecodeError as exc:
         raise ValueError(f"corrupt checkpoint state {path}: {exc}") from exc
+    return _checked(state, path)
+
+
+_STATE_KEYS = {"phase", "round", "update", "env_frames", "train_frames", "metrics_rows", "rng"}
+
+
+def _checked(state: Any, source: Path) -> dict[str, Any]:
+    missing = _STATE_KEYS - (set(state) if isinstance(state, dict) else set())
+    if missing:
+        raise ValueError(f"corrupt checkpoint {source}: its run state lacks {', '.join(sorted(missing))}")
+    return state

@@ -30,6 +30,31 @@ def require_positive(**values: int | float | None) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
 
 
+def require_non_negative(**values: int | float | None) -> None:
+    """ValueError naming the first flag that is negative (0 is allowed: it skips a phase)."""
+    for name, value in values.items():
+        if value is not None and value < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+
+
+def quiet_keras_import() -> None:
+    """Import Keras (and start its backend) with native stderr muted.
+
+    TensorFlow's C++ start-up lines come before its logging is configured, so no
+    environment variable silences them; without this, a one-line ``error:`` would follow
+    a screen of them.
+    """
+    from vln.evaluation import _NativeStderrMuted
+
+    with _NativeStderrMuted():
+        import keras
+
+        # JAX is left unstarted: its start-up is quiet, and env worker processes forked
+        # (ShardedVectorEnv) before its threads exist are safe.
+        if keras.backend.backend() != "jax":
+            keras.ops.convert_to_numpy(keras.ops.zeros(1))
+
+
 def add_policy_arguments(parser) -> None:
     """The flags evaluate.py and rollout.py share: what drives, on which env and split."""
     parser.add_argument("--checkpoint", help="agent.keras file, or a run folder holding one")

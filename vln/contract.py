@@ -164,3 +164,35 @@ def validate_env(env: Any, name: str | None = None, imitation: bool = False, res
             spec = getattr(env, "spec", None)
             name = repr(spec.id) if spec is not None and getattr(spec, "id", None) else type(env).__name__
         raise ContractError(name, violations)
+
+
+# An agent that knows fewer than half of an env's instruction words was trained on another
+# env: it would run, and its figures would be garbage. Some unknown words are normal
+# (they read as <unk>): held-out phrasings, typos, a transfer experiment.
+MAX_UNKNOWN_WORDS = 0.5
+
+
+def check_agent_fits(agent: Any, env: Any, seed: int = 0) -> None:
+    """ValueError unless a saved ``agent`` can drive the vector env ``env``.
+
+    Its action count and frame shape must be the env's, and its vocabulary must know at
+    least half of the words of the env's instructions (one ``reset(seed=seed)``).
+    """
+    config = agent.config
+    problems = []
+    n = int(getattr(env.single_action_space, "n", -1))
+    if config.num_actions != n:
+        problems.append(f"{config.num_actions} actions where the env has {n}")
+    shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
+    if tuple(config.image_shape) != shape:
+        problems.append(f"{config.image_shape} frames where the env gives {shape}")
+    if not problems and agent.vocab is not None:
+        obs, _ = env.reset(seed=seed)
+        words = [w for m in np.asarray(obs["mission"], dtype=object).reshape(-1) for w in agent.vocab.tokens(str(m))]
+        unknown = sorted({w for w in words if w not in agent.vocab})
+        missing = sum(w not in agent.vocab for w in words)
+        if words and missing > MAX_UNKNOWN_WORDS * len(words):
+            problems.append(f"a vocabulary that misses {missing} of the {len(words)} words of the env's instructions "
+                            f"(e.g. {', '.join(unknown[:5])})")
+    if problems:
+        raise ValueError(f"the agent does not fit this env: it has {'; '.join(problems)}. Was it trained on another env?")

@@ -105,6 +105,15 @@ def make_policy(agent_or_policy, num_actions: int | None = None, seed: int = 0, 
     raise TypeError(f"expected a VLN agent, a policy or one of {POLICIES}, got {type(agent_or_policy).__name__}")
 
 
+def check_policy_fits(policy: Policy, venv, seed: int) -> None:
+    """A saved agent must fit the env it is run on (actions, frames, words): see ``check_agent_fits``."""
+    agent = getattr(policy, "agent", None)
+    if agent is not None and hasattr(agent, "config"):
+        from vln.contract import check_agent_fits
+
+        check_agent_fits(agent, venv, seed)
+
+
 def default_split(env_name: str) -> str:
     """"unseen" where the env takes a ``split`` argument, else "train" (its only episodes)."""
     from vln.environments import has_splits
@@ -130,6 +139,7 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
     venv = make_vector_env(env, min(num_envs, episodes), split, env_kwargs)
     try:
         policy = make_policy(agent_or_policy, int(venv.single_action_space.n), seed, max_words)
+        check_policy_fits(policy, venv, seed)
         summary, rows, trajs = evaluate_policy(venv, policy, episodes, seed)
     finally:
         venv.close()
@@ -294,7 +304,8 @@ def user_error_message(exc: BaseException) -> str | None:
 
     from vln.video import VideoUnavailable
 
-    if not isinstance(exc, (ValueError, OSError, VideoUnavailable, gym.error.Error)):
+    # FloatingPointError: training stopped on a NaN/Inf loss (vln.sequences.NonFiniteLoss).
+    if not isinstance(exc, (ValueError, OSError, VideoUnavailable, gym.error.Error, FloatingPointError)):
         return None
     from vln.contract import ContractError
 

@@ -26,7 +26,7 @@ import numpy as np
 from gymnasium.vector import VectorEnv, VectorWrapper
 
 from vln.collect import Policy, Trajectory, run_wave
-from vln.evaluation import default_split, make_policy
+from vln.evaluation import check_policy_fits, default_split, make_policy
 from vln.metrics import episode_metrics
 
 DEFAULT_HOLD_S = 1.5  # the last frame (SUCCESS / FAIL) stays this long
@@ -225,6 +225,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
     try:
         n_actions = int(getattr(venv.single_action_space, "n", 0)) or None
         policy = make_policy(agent_or_policy, n_actions, seed, max_words, mode)
+        check_policy_fits(policy, venv, seed)
         agent = getattr(policy, "agent", None)
         tokenize = agent.vocab.tokens if agent is not None and getattr(agent, "vocab", None) is not None else None
         label = title or _policy_name(agent_or_policy)

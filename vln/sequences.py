@@ -20,6 +20,12 @@ from vln.collect import Trajectory
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
 
 
+class NonFiniteLoss(FloatingPointError):
+    """A training step gave a NaN or infinite loss; ``update`` is its minibatch (1-based)."""
+
+    update: int = 0
+
+
 @dataclass
 class Sample:
     """A trajectory with its per-step training targets."""
@@ -108,7 +114,11 @@ def train_samples(
             feed = upcoming.result()
             if u + 1 < updates:
                 upcoming = pool.submit(arrays, u + 1)
-            stats = train_arrays(agent, feed, chunk=chunk)
+            try:
+                stats = train_arrays(agent, feed, chunk=chunk)
+            except NonFiniteLoss as exc:
+                exc.update = u + 1
+                raise
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0.0) + v
             done += 1
@@ -171,6 +181,9 @@ def train_arrays(agent, arrays: dict[str, np.ndarray], *, chunk: int) -> dict[st
             out = agent.sequence_forward(feed)
             state = {"state_h": out["state_h"], "state_c": out["state_c"]}
         stats = agent.train_batch(feed)
+        if not np.isfinite(stats["loss"]):
+            # Stop at once: the step has already applied its update, and more would spread it.
+            raise NonFiniteLoss(f"the loss is {stats['loss']}")
         for key, v in stats.items():
             totals[key] = totals.get(key, 0.0) + v / n_chunks
     return totals

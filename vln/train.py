@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import json
 import os
 import time
@@ -18,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from vln.checkpoint import atomic_write_json, atomic_write_text, read_state
+from vln.checkpoint import atomic_write_json, atomic_write_text, kill_point, read_state, write_checkpoint
 from vln.collect import AgentPolicy, ExpertPolicy, movement_actions, run_episodes, sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env as make_env
 from vln.evaluation import evaluate
-from vln.sequences import imitation_samples, reinforce_samples, train_samples
+from vln.sequences import NonFiniteLoss, imitation_samples, reinforce_samples, train_samples
 from vln.tokenizer import Vocabulary
 
 METRIC_FIELDS = ("phase", "step", "env_frames", "train_frames", "loss", "policy_loss", "value_loss", "entropy",
@@ -45,6 +46,7 @@ class Run:
         self.progress = progress
         self.started = time.time()
         self.bar = None
+        self.last_saved = ""  # what the checkpoint on disk holds, for error messages
 
     # ------------------------------------------------------------ logging
     def log(self, phase: str, stats: dict[str, float], success_rate: float | None = None) -> None:
@@ -54,7 +56,7 @@ class Run:
                "value_loss": stats.get("value_loss", ""), "entropy": stats.get("entropy", ""),
                "success_rate": "" if success_rate is None else success_rate, "wall_time": round(self.elapsed(), 2)}
         path = self.dir / "metrics.csv"
-        new = not path.exists()
+        new = not path.exists() or path.stat().st_size == 0  # a resume may leave it empty
         with open(path, "a", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS)
             if new:
@@ -75,15 +77,39 @@ class Run:
         return 0 < self.config.time_budget_s <= self.elapsed()
 
     # ------------------------------------------------------------ checkpoint
+    def training_now(self) -> str:
+        """The step being trained, for error messages."""
+        c = self.counters
+        return {"il": "behaviour cloning", "dagger": f"DAgger round {c['round'] + 1}",
+                "rl": f"REINFORCE update {c['update'] + 1}"}.get(c["phase"], "the end")
+
+    def saved_after(self) -> str:
+        """What the counters say is done (so what a checkpoint of them holds)."""
+        c = self.counters
+        if c["phase"] == "dagger" or (c["phase"] == "rl" and c["update"] == 0):
+            return f"DAgger round {c['round']}" if c["round"] else "behaviour cloning"
+        return f"REINFORCE update {c['update']}" if c["phase"] in ("rl", "done") else "nothing"
+
+    def kept(self) -> str:
+        if not self.last_saved:
+            return "no checkpoint was written yet"
+        return f"{self.ckpt_dir} keeps the last good checkpoint (after {self.last_saved})"
+
     def save_checkpoint(self, agent) -> None:
-        agent.save(self.ckpt_dir / "agent.keras")
+        # Never replace the last good checkpoint with broken weights.
+        if not all(np.isfinite(w).all() for w in agent.get_weights()):
+            raise NonFiniteLoss(f"the weights hold NaN or Inf after {self.saved_after()}; training stopped, {self.kept()}")
         state = dict(self.counters, wall_time=self.elapsed(), rng=self.rng.bit_generator.state)
-        atomic_write_json(self.ckpt_dir / "state.json", state)
+        write_checkpoint(agent, self.ckpt_dir, state)
+        self.last_saved = self.saved_after()
 
     def restore(self, state: dict[str, Any]) -> None:
         self.rng.bit_generator.state = state.pop("rng")
         self.counters.update(state)
         self.started = time.time()
+        self.last_saved = self.saved_after()
+        for stale in self.ckpt_dir.glob(".*.keras"):  # temp files of a save the kill interrupted
+            stale.unlink(missing_ok=True)
         # Rows logged after the checkpoint are redone: drop them.
         path = self.dir / "metrics.csv"
         if path.exists():
@@ -107,10 +133,13 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
     out = Path(config.out)
     state = read_state(out) if resume else None
-    if resume and state is None:
-        raise ValueError(f"--resume: no checkpoint in {out}/checkpoint (start the run without --resume)")
-    if not resume and (out / "checkpoint" / "state.json").exists():
+    if resume and state is None and not (out / "config.json").exists():
+        raise ValueError(f"--resume: no run in {out} to continue (start the run without --resume)")
+    if not resume and any((out / "checkpoint" / name).exists() for name in ("agent.keras", "state.json")):
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
+    # A run folder may have been moved since: its own location is not an option to compare.
+    if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out) != config:
+        raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC or DAgger) needs the env's expert.
     # (Made before Keras builds anything: env worker processes are forked from a process
@@ -147,18 +176,20 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
     import keras
 
     from agents import load_agent
+    from vln.evaluation import check_writable
 
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out)  # an unwritable --out fails now, not at the first checkpoint
     keras.utils.set_random_seed(config.seed)
     R = Run(config, progress)
 
     if state is not None:
-        saved = TrainConfig.load(out / "config.json")
-        if saved != config:
-            raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
         agent = load_agent(out / "checkpoint" / "agent.keras")
         R.restore(state)
     else:
+        # A new run, or one killed before its first checkpoint: (re)start from scratch,
+        # dropping what a killed attempt logged.
+        for name in ("metrics.csv", "eval_before_rl.json"):
+            (out / name).unlink(missing_ok=True)
         missions = sample_missions(env, 2000, _VOCAB_SEED)
         if config.max_words == 0:
             longest = max(len(m.split()) for m in missions)
@@ -183,7 +214,16 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                 R.bar.set_postfix_str(f"{phase} frames={R.counters['train_frames']} loss={stats['loss']:.3f}")
             if phase != "rl" and count[0] % log_every == 0:
                 R.log(phase, stats)
+            kill_point(f"{phase}-step")
         return cb
+
+    def fit(phase: str, samples, epochs: float, batch_size: int) -> dict[str, float]:
+        """``train_samples`` on the run's agent; a NaN/Inf loss stops the run naming the step."""
+        try:
+            return train_samples(agent, samples, epochs=epochs, batch_size=batch_size, chunk=config.chunk,
+                                 max_words=max_words, rng=R.rng, on_step=on_step(phase), stop=R.out_of_time)
+        except NonFiniteLoss as exc:
+            raise NonFiniteLoss(f"{exc} in {R.training_now()}, minibatch {exc.update}; training stopped, {R.kept()}") from exc
 
     # ---------------------------------------------------------------- phase 1: imitation
     needs_demos = config.il_episodes > 0 and (
@@ -198,8 +238,7 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
     if R.counters["phase"] == "il":
         if config.il_episodes > 0:
             agent.compile_for_training(learning_rate=config.lr, clipnorm=config.clipnorm, value_coef=0.0, entropy_coef=0.0)
-            stats = train_samples(agent, dataset, epochs=config.il_epochs, batch_size=config.batch_size, chunk=config.chunk,
-                                  max_words=max_words, rng=R.rng, on_step=on_step("il"), stop=R.out_of_time)
+            stats = fit("il", dataset, config.il_epochs, config.batch_size)
             R.log("il", stats)
         R.counters["phase"] = "dagger"
         R.save_checkpoint(agent)
@@ -223,9 +262,7 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
             trajs = dagger_episodes(k)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
             dataset += imitation_samples(trajs)
-            stats = train_samples(agent, dataset, epochs=config.dagger_epochs, batch_size=config.batch_size,
-                                  chunk=config.chunk, max_words=max_words, rng=R.rng, on_step=on_step("dagger"),
-                                  stop=R.out_of_time)
+            stats = fit("dagger", dataset, config.dagger_epochs, config.batch_size)
             R.counters["round"] += 1
             R.log("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])))
             R.save_checkpoint(agent)
@@ -253,10 +290,10 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                     s.weights = np.zeros_like(s.weights)
             elif config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
                 samples += imitation_samples(trajs, weight=config.il_mix)
-            stats = train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=config.chunk,
-                                  max_words=max_words, rng=R.rng, on_step=on_step("rl"))
+            stats = fit("rl", samples, 1.0, len(samples))
             R.counters["update"] += 1
             R.log("rl", stats, success_rate=float(np.mean([t.success for t in trajs])))
+            kill_point("rl-update")  # logged, not yet checkpointed
             if R.counters["update"] % config.checkpoint_every == 0 or R.counters["update"] == config.rl_updates:
                 R.save_checkpoint(agent)
         R.counters["phase"] = "done"
