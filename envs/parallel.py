@@ -115,7 +115,6 @@ class ShardedVectorEnv(VectorEnv):
         base, extra = divmod(self.num_envs, num_workers)
         self.sizes = [base + (w < extra) for w in range(num_workers)]
         self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(int).tolist()
-        self._closed_workers = False
         ctx = mp.get_context(context)
         self._shm: shared_memory.SharedMemory | None = None
         self._conns, self._procs = [], []
