@@ -186,9 +186,14 @@ class VLNAgent(keras.Model):
         return h_new, c_new, context, weights
 
     def _heads(self, h: Any, context: Any) -> tuple[Any, Any]:
-        """Policy logits and scalar value from concat(h_t, context_t)."""
+        """Policy logits and scalar value from concat(h_t, context_t).
+
+        The value head reads the features through a stop-gradient: its regression trains
+        the head alone, never the trunk (CNN, LSTM, attention) it shares with the policy,
+        so fitting a fresh baseline cannot undo what imitation taught the policy.
+        """
         feat = ops.concatenate([h, context], axis=-1)
-        return self.policy_head(feat), ops.squeeze(self.value_head(feat), axis=-1)
+        return self.policy_head(feat), ops.squeeze(self.value_head(ops.stop_gradient(feat)), axis=-1)
 
     # ------------------------------------------------------- entry point (a): sequence
     def call(self, inputs: Mapping[str, Any], training: bool | None = None) -> dict[str, Any]:

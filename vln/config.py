@@ -23,6 +23,8 @@ class TrainConfig:
     """Seeds every random choice: episodes, sampling, minibatches, weights."""
     num_envs: int = 64
     """Envs of the native vector env, stepped as one batch."""
+    init_agent: str = ""
+    """Start from this saved agent (agent.keras or a run folder) instead of a new one; imitation is skipped."""
 
     # ---- agent
     hidden: int = 128

@@ -102,6 +102,26 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
     return VLNAgent(agent_config, vocab)
 
 
+def default_max_words(missions: list[str]) -> int:
+    """Instruction length in tokens: the longest mission plus a margin, rounded up to 8."""
+    longest = max(len(m.split()) for m in missions)
+    return int(np.ceil((longest + 4) / 8) * 8)
+
+
+def load_init_agent(config: TrainConfig, env):
+    """``config.init_agent`` (agent.keras or a run folder) and its run's max_words (or None),
+    checked against the env's actions and frames."""
+    from vln.evaluation import load_checkpoint
+
+    agent, max_words = load_checkpoint(config.init_agent)
+    actions = int(env.single_action_space.n)
+    image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
+    if agent.config.num_actions != actions or tuple(agent.config.image_shape) != image_shape:
+        raise ValueError(f"--init {config.init_agent}: the agent has {agent.config.num_actions} actions and frames "
+                         f"{tuple(agent.config.image_shape)}, the env {actions} and {image_shape}")
+    return agent, max_words
+
+
 def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
     import keras
@@ -116,8 +136,8 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC or DAgger) needs the env's expert.
-    env = make_env(config.env, config.num_envs, "train", config.env_kwargs,
-                   imitation=config.il_episodes > 0 or config.dagger_rounds > 0)
+    imitation = not config.init_agent and (config.il_episodes > 0 or config.dagger_rounds > 0)
+    env = make_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     R = Run(config, progress)
@@ -128,11 +148,17 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
             raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
         agent = load_agent(out / "checkpoint" / "agent.keras")
         R.restore(state)
+    elif config.init_agent:
+        # Start from a trained agent (e.g. an imitation run's): no imitation phase here.
+        agent, saved_words = load_init_agent(config, env)
+        if config.max_words == 0:
+            config.max_words = saved_words or default_max_words(sample_missions(env, 2000, _VOCAB_SEED))
+        atomic_write_text(out / "config.json", config.to_json())
+        R.counters["phase"] = "rl"
     else:
         missions = sample_missions(env, 2000, _VOCAB_SEED)
         if config.max_words == 0:
-            longest = max(len(m.split()) for m in missions)
-            config.max_words = int(np.ceil((longest + 4) / 8) * 8)
+            config.max_words = default_max_words(missions)
         atomic_write_text(out / "config.json", config.to_json())
         agent = build_agent(config, env, missions)
     max_words = config.max_words
