@@ -112,7 +112,9 @@ class VLNAgent(keras.Model):
         else:
             self.cell = layers.GRUCell(cfg.hidden, name="policy_gru")
         self.policy_head = layers.Dense(cfg.num_actions, name="policy_head")
-        self.value_head = layers.Dense(1, name="value_head")
+        # Zero-initialised: imitation never trains the value head, and a random one is a
+        # baseline uncorrelated with the returns that only adds variance to REINFORCE.
+        self.value_head = layers.Dense(1, kernel_initializer="zeros", name="value_head")
 
         # Loss settings (set by compile_for_training) and their trackers.
         self.value_coef = 0.5

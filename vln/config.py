@@ -62,11 +62,12 @@ class TrainConfig:
     value_coef: float = 0.5
     """Value-baseline loss weight."""
     il_mix: float = 0.2
-    """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables)."""
+    """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): each update
+    also teacher-forces ``num_envs`` of the ``il_episodes`` expert demonstrations."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
     rl_value_warmup: int = 10
-    """First REINFORCE updates that fit only the value baseline (imitation never trains it)."""
+    """First REINFORCE updates that fit only the value baseline (imitation never trains it), at ``lr``."""
 
     # ---- optimisation
     lr: float = 1e-3
@@ -112,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
-                  il_episodes=1500, il_epochs=6.0, dagger_rounds=0, rl_updates=80, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
+                  il_episodes=1500, il_epochs=12.0, dagger_rounds=0, rl_updates=250, il_mix=1.0, rl_lr=3e-4, entropy_coef=0.0,
                   chunk=20, batch_size=32, num_envs=64, checkpoint_every=10),
 }
 

@@ -135,8 +135,9 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if not resume and (out / "checkpoint" / "state.json").exists():
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     # The env contract is checked before anything is written: every violation in one error,
-    # and imitation (BC or DAgger) needs the env's expert.
-    imitation = not config.init_agent and (config.il_episodes > 0 or config.dagger_rounds > 0)
+    # and imitation (BC, DAgger, or the demonstrations mixed into REINFORCE) needs the env's expert.
+    imitation = (not config.init_agent and config.dagger_rounds > 0) or config.il_episodes > 0 and (
+        not config.init_agent or (config.il_mix > 0 and config.rl_updates > 0))
     env = make_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
@@ -182,13 +183,18 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         return cb
 
     # ---------------------------------------------------------------- phase 1: imitation
+    # The demonstrations: for imitation, and for the imitation loss mixed into REINFORCE
+    # (the same seeds give the same demonstrations, also after --resume or --init).
+    mix_demos = config.il_mix > 0 and R.counters["update"] < config.rl_updates
     needs_demos = config.il_episodes > 0 and (
-        R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds))
-    dataset = []
+        R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds)
+        or mix_demos)
+    dataset, mix = [], []
     if needs_demos:
         expert = ExpertPolicy(config.il_noise, movement_actions(env), seed=config.seed)
-        demos = run_episodes(env, expert, config.il_episodes, _IL_SEED)
-        dataset = imitation_samples(demos)
+        dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, _IL_SEED))
+        if mix_demos:
+            mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix)
         if R.counters["phase"] == "il":
             R.counters["env_frames"] += sum(len(s.traj) for s in dataset)
     if R.counters["phase"] == "il":
@@ -233,11 +239,20 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         if R.counters["update"] == 0 and config.rl_updates > 0 and config.eval_episodes > 0:
             # Held-out figures of the imitation agent, so the run shows what REINFORCE adds.
             atomic_write_json(out / "eval_before_rl.json", evaluate_splits(agent, config))
+
+        def compile_rl(warmup: bool) -> None:
+            # The warm-up trains the value head alone (policy weights 0, no entropy bonus; the
+            # head reads stopped features, so the trunk is untouched): imitation's larger
+            # learning rate is safe there and fits the baseline within a few updates.
+            agent.compile_for_training(learning_rate=config.lr if warmup else config.rl_lr, clipnorm=config.clipnorm,
+                                       value_coef=config.value_coef, entropy_coef=0.0 if warmup else config.entropy_coef)
+
         if R.counters["update"] < config.rl_updates:
-            agent.compile_for_training(learning_rate=config.rl_lr, clipnorm=config.clipnorm, value_coef=config.value_coef,
-                                       entropy_coef=config.entropy_coef)
+            compile_rl(R.counters["update"] < config.rl_value_warmup)
         while R.counters["update"] < config.rl_updates:
             u = R.counters["update"]
+            if u == config.rl_value_warmup and u > 0:
+                compile_rl(False)
             policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
             trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
@@ -246,8 +261,12 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
                 # Advantages from an untrained baseline are noise: fit the value head first.
                 for s in samples:
                     s.weights = np.zeros_like(s.weights)
-            elif config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
-                samples += imitation_samples(trajs, weight=config.il_mix)
+            elif mix:
+                # EnvDrop's mix: teacher forcing on expert demonstrations, beside the sampled
+                # episodes. (Expert labels on the agent's own sampled states instead made it
+                # worse: off the route those labels are mostly turns and almost never STOP.)
+                picks = R.rng.choice(len(mix), min(len(mix), config.num_envs), replace=False)
+                samples += [mix[i] for i in picks]
             stats = train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=config.chunk,
                                   max_words=max_words, rng=R.rng, on_step=on_step("rl"))
             R.counters["update"] += 1
