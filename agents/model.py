@@ -112,7 +112,9 @@ class VLNAgent(keras.Model):
         else:
             self.cell = layers.GRUCell(cfg.hidden, name="policy_gru")
         self.policy_head = layers.Dense(cfg.num_actions, name="policy_head")
-        self.value_head = layers.Dense(1, name="value_head")
+        # Zero-initialised: imitation never trains the value head, and a random one is a
+        # baseline uncorrelated with the returns that only adds variance to REINFORCE.
+        self.value_head = layers.Dense(1, kernel_initializer="zeros", name="value_head")
 
         # Loss settings (set by compile_for_training) and their trackers.
         self.value_coef = 0.5
@@ -186,11 +188,17 @@ class VLNAgent(keras.Model):
         return h_new, c_new, context, weights
 
     def _heads(self, h: Any, context: Any) -> tuple[Any, Any]:
-        """Policy logits and scalar value from concat(h_t, context_t)."""
+        """Policy logits and scalar value from concat(h_t, context_t).
+
+        The value head reads the features through a stop-gradient: its regression trains
+        the head alone, never the trunk (CNN, LSTM, attention) it shares with the policy,
+        so fitting a fresh baseline cannot undo what imitation taught the policy.
+        """
         feat = ops.concatenate([h, context], axis=-1)
         # float32 outputs whatever the compute dtype (mixed precision): the loss and sampling need them.
         logits = ops.cast(self.policy_head(feat), "float32")
-        return logits, ops.cast(ops.squeeze(self.value_head(feat), axis=-1), "float32")
+        value = ops.squeeze(self.value_head(ops.stop_gradient(feat)), axis=-1)
+        return logits, ops.cast(value, "float32")
 
     # ------------------------------------------------------- entry point (a): sequence
     def call(self, inputs: Mapping[str, Any], training: bool | None = None) -> dict[str, Any]:

@@ -26,6 +26,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", help="run folder (default: runs/<preset>)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--preset", default="default", choices=sorted(PRESETS), help="named configuration to start from")
+    p.add_argument("--init", dest="init_agent", metavar="PATH",
+                   help="start from a saved agent (agent.keras or a run folder) and skip imitation")
     p.add_argument("--il-episodes", type=int, help="expert demonstrations for behaviour cloning (0 skips imitation)")
     p.add_argument("--il-epochs", type=float, help="passes over the demonstrations")
     p.add_argument("--dagger-rounds", type=int, help="DAgger rounds: agent drives, expert labels (0 skips)")

@@ -25,6 +25,8 @@ class TrainConfig:
     """Envs of the native vector env, stepped as one batch."""
     env_workers: int = 1
     """Processes the training env is sharded over (1: in this process; more use more CPU cores)."""
+    init_agent: str = ""
+    """Start from this saved agent (agent.keras or a run folder) instead of a new one; imitation is skipped."""
 
     # ---- agent
     hidden: int = 128
@@ -62,11 +64,12 @@ class TrainConfig:
     value_coef: float = 0.5
     """Value-baseline loss weight."""
     il_mix: float = 0.2
-    """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables)."""
+    """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): each update
+    also teacher-forces ``num_envs`` of the ``il_episodes`` expert demonstrations."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
     rl_value_warmup: int = 10
-    """First REINFORCE updates that fit only the value baseline (imitation never trains it)."""
+    """First REINFORCE updates that fit only the value baseline (imitation never trains it), at ``lr``."""
 
     # ---- optimisation
     mixed_precision: bool = False
@@ -117,7 +120,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
-                  il_episodes=1500, il_epochs=6.0, dagger_rounds=0, rl_updates=80, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
+                  il_episodes=1500, il_epochs=12.0, dagger_rounds=0, rl_updates=250, il_mix=1.0, rl_lr=3e-4, entropy_coef=0.0,
                   chunk=20, batch_size=32, num_envs=64, checkpoint_every=10),
     # One modern GPU (JAX backend): FollowRoute (2-6 rooms) in about 5 minutes with 16 CPU
     # cores stepping the envs. Many envs sharded over processes, large batches, bf16,

@@ -129,6 +129,26 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
     return VLNAgent(agent_config, vocab)
 
 
+def default_max_words(missions: list[str]) -> int:
+    """Instruction length in tokens: the longest mission plus a margin, rounded up to 8."""
+    longest = max(len(m.split()) for m in missions)
+    return int(np.ceil((longest + 4) / 8) * 8)
+
+
+def load_init_agent(config: TrainConfig, env):
+    """``config.init_agent`` (agent.keras or a run folder) and its run's max_words (or None),
+    checked against the env's actions and frames."""
+    from vln.evaluation import load_checkpoint
+
+    agent, max_words = load_checkpoint(config.init_agent)
+    actions = int(env.single_action_space.n)
+    image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
+    if agent.config.num_actions != actions or tuple(agent.config.image_shape) != image_shape:
+        raise ValueError(f"--init {config.init_agent}: the agent has {agent.config.num_actions} actions and frames "
+                         f"{tuple(agent.config.image_shape)}, the env {actions} and {image_shape}")
+    return agent, max_words
+
+
 def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
     out = Path(config.out)
@@ -141,11 +161,13 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out) != config:
         raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
     # The env contract is checked before anything is written: every violation in one error,
-    # and imitation (BC or DAgger) needs the env's expert.
+    # and imitation (BC, DAgger, or the demonstrations mixed into REINFORCE) needs the env's expert.
     # (Made before Keras builds anything: env worker processes are forked from a process
     # whose JAX / TensorFlow runtime has not started its threads yet.)
-    env = make_env(config.env, config.num_envs, "train", config.env_kwargs,
-                   imitation=config.il_episodes > 0 or config.dagger_rounds > 0, workers=config.env_workers)
+    imitation = (not config.init_agent and config.dagger_rounds > 0) or config.il_episodes > 0 and (
+        not config.init_agent or (config.il_mix > 0 and config.rl_updates > 0))
+    env = make_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation,
+                   workers=config.env_workers)
     try:
         with compute_precision(config.mixed_precision):
             return _run(config, env, out, state, resume, progress)
@@ -182,18 +204,25 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
     keras.utils.set_random_seed(config.seed)
     R = Run(config, progress)
 
-    if state is not None:
-        agent = load_agent(out / "checkpoint" / "agent.keras")
-        R.restore(state)
-    else:
+    if state is None:
         # A new run, or one killed before its first checkpoint: (re)start from scratch,
         # dropping what a killed attempt logged.
         for name in ("metrics.csv", "eval_before_rl.json"):
             (out / name).unlink(missing_ok=True)
+    if state is not None:
+        agent = load_agent(out / "checkpoint" / "agent.keras")
+        R.restore(state)
+    elif config.init_agent:
+        # Start from a trained agent (e.g. an imitation run's): no imitation phase here.
+        agent, saved_words = load_init_agent(config, env)
+        if config.max_words == 0:
+            config.max_words = saved_words or default_max_words(sample_missions(env, 2000, _VOCAB_SEED))
+        atomic_write_text(out / "config.json", config.to_json())
+        R.counters["phase"] = "rl"
+    else:
         missions = sample_missions(env, 2000, _VOCAB_SEED)
         if config.max_words == 0:
-            longest = max(len(m.split()) for m in missions)
-            config.max_words = int(np.ceil((longest + 4) / 8) * 8)
+            config.max_words = default_max_words(missions)
         atomic_write_text(out / "config.json", config.to_json())
         agent = build_agent(config, env, missions)
     max_words = config.max_words
@@ -226,13 +255,18 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
             raise NonFiniteLoss(f"{exc} in {R.training_now()}, minibatch {exc.update}; training stopped, {R.kept()}") from exc
 
     # ---------------------------------------------------------------- phase 1: imitation
+    # The demonstrations: for imitation, and for the imitation loss mixed into REINFORCE
+    # (the same seeds give the same demonstrations, also after --resume or --init).
+    mix_demos = config.il_mix > 0 and R.counters["update"] < config.rl_updates
     needs_demos = config.il_episodes > 0 and (
-        R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds))
-    dataset = []
+        R.counters["phase"] == "il" or (R.counters["phase"] == "dagger" and R.counters["round"] < config.dagger_rounds)
+        or mix_demos)
+    dataset, mix = [], []
     if needs_demos:
         expert = ExpertPolicy(config.il_noise, movement_actions(env), seed=config.seed)
-        demos = run_episodes(env, expert, config.il_episodes, _IL_SEED)
-        dataset = imitation_samples(demos)
+        dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, _IL_SEED))
+        if mix_demos:
+            mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix)
         if R.counters["phase"] == "il":
             R.counters["env_frames"] += sum(len(s.traj) for s in dataset)
     if R.counters["phase"] == "il":
@@ -275,11 +309,20 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
         if R.counters["update"] == 0 and config.rl_updates > 0 and config.eval_episodes > 0:
             # Held-out figures of the imitation agent, so the run shows what REINFORCE adds.
             atomic_write_json(out / "eval_before_rl.json", evaluate_splits(agent, config))
+
+        def compile_rl(warmup: bool) -> None:
+            # The warm-up trains the value head alone (policy weights 0, no entropy bonus; the
+            # head reads stopped features, so the trunk is untouched): imitation's larger
+            # learning rate is safe there and fits the baseline within a few updates.
+            agent.compile_for_training(learning_rate=config.lr if warmup else config.rl_lr, clipnorm=config.clipnorm,
+                                       value_coef=config.value_coef, entropy_coef=0.0 if warmup else config.entropy_coef)
+
         if R.counters["update"] < config.rl_updates:
-            agent.compile_for_training(learning_rate=config.rl_lr, clipnorm=config.clipnorm, value_coef=config.value_coef,
-                                       entropy_coef=config.entropy_coef)
+            compile_rl(R.counters["update"] < config.rl_value_warmup)
         while R.counters["update"] < config.rl_updates and not R.out_of_time():
             u = R.counters["update"]
+            if u == config.rl_value_warmup and u > 0:
+                compile_rl(False)
             policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
             trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
@@ -288,8 +331,12 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                 # Advantages from an untrained baseline are noise: fit the value head first.
                 for s in samples:
                     s.weights = np.zeros_like(s.weights)
-            elif config.il_mix > 0 and all((t.expert >= 0).all() for t in trajs):
-                samples += imitation_samples(trajs, weight=config.il_mix)
+            elif mix:
+                # EnvDrop's mix: teacher forcing on expert demonstrations, beside the sampled
+                # episodes. (Expert labels on the agent's own sampled states instead made it
+                # worse: off the route those labels are mostly turns and almost never STOP.)
+                picks = R.rng.choice(len(mix), min(len(mix), config.num_envs), replace=False)
+                samples += [mix[i] for i in picks]
             stats = fit("rl", samples, 1.0, len(samples))
             R.counters["update"] += 1
             R.log("rl", stats, success_rate=float(np.mean([t.success for t in trajs])))

@@ -221,7 +221,7 @@ def _train_batch(agent: VLNAgent, seed: int = 0) -> dict:
         actions=rng.integers(0, A, (b, t)).astype(np.int32),
         weights=mask.copy(),
         mask=mask,
-        returns=rng.normal(size=(b, t)).astype(np.float32),
+        returns=np.tile(np.linspace(1.0, 0.5, t, dtype=np.float32), (b, 1)),  # like discounted returns
         value_mask=mask.copy(),
     )
     return batch
@@ -278,3 +278,20 @@ def test_reinforce_sign(sign):
     o = agent.step(enc, batch["images"][:, 0], batch["prev_actions"][:, 0],
                    agent.initial_state(len(TEXTS)))
     np.testing.assert_allclose(o["logits"], agent.sequence_forward(batch)["logits"][:, 0], atol=1e-4)
+
+
+def test_value_loss_does_not_train_the_policy():
+    """The value head learns on stopped features: a value-only loss (zero policy weights,
+    no entropy bonus) changes the value but leaves every logit as it was."""
+    agent = make_agent("lstm", seed=4)
+    agent.compile_for_training(learning_rate=1e-2, entropy_coef=0.0)
+    batch = _train_batch(agent, seed=5)
+    batch["weights"] = np.zeros_like(batch["weights"])
+    batch["returns"] = np.full_like(batch["returns"], 3.0)
+    before = agent.sequence_forward(batch)
+    for _ in range(3):
+        logs = agent.train_batch(batch)
+    after = agent.sequence_forward(batch)
+    assert logs["value_loss"] > 0
+    np.testing.assert_allclose(after["logits"], before["logits"], atol=1e-6)
+    assert np.abs(after["value"] - before["value"]).max() > 1e-3

@@ -34,6 +34,25 @@ def test_tiny_imitation_learns_word_actions(tmp_path):
     assert set(saved) >= {"success_rate", "spl", "navigation_error", "oracle_success_rate", "ndtw", "sdtw", "path_length", "episodes"}
 
 
+def test_init_starts_from_a_saved_agent(tmp_path):
+    """--init loads an agent, skips imitation, and its before-RL figures are the agent's own."""
+    first = preset("tiny", env=WORD_ENV, out=str(tmp_path / "il"), il_episodes=64, dagger_rounds=0, rl_updates=0,
+                   eval_episodes=16)
+    il_results = run(first, progress=False)
+    config = preset("tiny", env=WORD_ENV, out=str(tmp_path / "rl"), init_agent=str(tmp_path / "il"), rl_updates=2,
+                    eval_episodes=16)
+    run(config, progress=False)
+    out = tmp_path / "rl"
+    phases = {row.split(",")[0] for row in (out / "metrics.csv").read_text().splitlines()[1:]}
+    assert phases == {"rl"}  # no imitation, no DAgger
+    before = json.loads((out / "eval_before_rl.json").read_text())
+    assert before["success_rate"] == il_results["success_rate"] and before["spl"] == il_results["spl"]
+    assert json.loads((out / "config.json").read_text())["max_words"] == first.max_words
+    assert (out / "agent.keras").exists() and (out / "eval.json").exists()
+    with pytest.raises(ValueError, match="actions"):
+        run(preset("tiny", out=str(tmp_path / "wrong"), init_agent=str(tmp_path / "il"), rl_updates=1), progress=False)
+
+
 def test_expert_waves_are_deterministic_and_complete():
     env = make_vector_env("vln/GoToObject-v0", 4)
     a = run_episodes(env, ExpertPolicy(), 6, seed=5)
