@@ -19,22 +19,22 @@ import traceback
 from multiprocessing import shared_memory
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
 
 from envs.nav_env import check_actions, reset_indices, reset_seeds
 
 
 def _worker(conn, env_id: str, num_envs: int, kwargs: dict[str, Any], shm_name: str, start: int, total: int) -> None:
-    import gymnasium as gym
-
-    import envs  # noqa: F401  (registers the ids in the fresh process)
+    import envs  # noqa: F401  (registers the ids in a spawned process)
 
     shm = None
     try:
         env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
         shape = env.single_observation_space["image"].shape
-        conn.send(("ok", (env.single_observation_space, env.single_action_space, dict(env.metadata))))
+        conn.send(("ok", None))  # started
         shm = shared_memory.SharedMemory(name=shm_name)
         frames = np.ndarray((total, *shape), np.uint8, buffer=shm.buf)[start : start + num_envs]
         while True:
@@ -120,10 +120,6 @@ class ShardedVectorEnv(VectorEnv):
         self._conns, self._procs = [], []
         self._missions: list[tuple[str, ...]] = [("",) * n for n in self.sizes]  # each shard's latest missions
         # Spaces and frame size come from a one-env instance here, to size the shared buffer.
-        import gymnasium as gym
-
-        import envs  # noqa: F401
-
         spec = gym.spec(env_id)
         if spec.vector_entry_point is None:
             raise ValueError(f"{env_id} has no native vector env to shard")
@@ -132,8 +128,6 @@ class ShardedVectorEnv(VectorEnv):
         self.single_action_space = probe_env.single_action_space
         self.metadata = dict(probe_env.metadata)
         probe_env.close()
-        from gymnasium.vector.utils import batch_space
-
         shape = self.single_observation_space["image"].shape
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
