@@ -113,7 +113,8 @@ class AgentPolicy:
         self.no_action = int(agent.config.num_actions)
 
     def begin(self, missions: Sequence[str]) -> None:
-        tokens = self.agent.vocab.encode_batch(list(missions), max_len=self.max_words)
+        self.missions = list(missions)
+        tokens = self.agent.vocab.encode_batch(self.missions, max_len=self.max_words)
         self.tokens = tokens
         self.enc = self.agent.encode_instruction(tokens)
         self.state = self.agent.initial_state(len(missions))
@@ -121,11 +122,12 @@ class AgentPolicy:
 
     def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
         """New episodes in envs ``idx``: their instructions encoded, state and previous action reset."""
-        new = self.agent.vocab.encode_batch(list(missions), max_len=self.tokens.shape[1])
-        tokens = self.tokens.copy()
-        tokens[idx] = new
-        # The whole batch is re-encoded (one compiled shape; the other rows come out the same).
-        self.tokens, self.enc = tokens, self.agent.encode_instruction(tokens)
+        for i, m in zip(np.asarray(idx).tolist(), missions):
+            self.missions[i] = m
+        # The whole batch is re-encoded (one compiled shape with max_words; the other rows
+        # come out the same).
+        self.tokens = self.agent.vocab.encode_batch(self.missions, max_len=self.max_words)
+        self.enc = self.agent.encode_instruction(self.tokens)
         self.state = {k: np.array(v) for k, v in self.state.items()}
         for v in self.state.values():
             v[idx] = 0.0
