@@ -172,6 +172,49 @@ def end_info(info: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
+class _StepLog:
+    """What a rollout records per step, for every env at once (step-major lists of batches),
+    and the end-of-episode infos; cut into Trajectories at the end."""
+
+    def __init__(self) -> None:
+        self.images, self.actions, self.experts, self.rewards, self.values, self.attention = [], [], [], [], [], []
+
+    def act(self, images: np.ndarray, actions: np.ndarray, expert: np.ndarray, extras: dict[str, np.ndarray]) -> None:
+        self.images.append(images)
+        self.actions.append(actions)
+        self.experts.append(expert)
+        self.values.append(extras.get("values", np.zeros(len(actions))))
+        if "attention" in extras:
+            self.attention.append(extras["attention"])
+
+    def reward(self, reward: Any) -> None:
+        self.rewards.append(np.asarray(reward, np.float64))
+
+    def trajectories(self, episodes: Sequence[tuple[str, int, int, int, int, dict[str, Any]]]) -> list[Trajectory]:
+        """One Trajectory per ``(mission, seed, env, first step, end step exclusive, end info)``."""
+        stacked = {"actions": np.stack(self.actions), "expert": np.stack(self.experts),
+                   "rewards": np.stack(self.rewards), "values": np.stack(self.values)}
+        att = np.stack(self.attention) if self.attention else None
+        out = []
+        for mission, seed, i, start, stop, info in episodes:
+            steps = slice(start, stop)
+            out.append(Trajectory(
+                mission=mission, seed=seed, images=gather_frames(self.images, range(start, stop), i),
+                actions=stacked["actions"][steps, i].astype(np.int64), expert=stacked["expert"][steps, i].astype(np.int64),
+                rewards=stacked["rewards"][steps, i], values=stacked["values"][steps, i].astype(np.float64), info=info,
+                attention=None if att is None else att[steps, i].copy(),
+            ))
+        return out
+
+
+def episode_end(info: dict[str, Any], i: int, terminated: Any, reward: Any) -> dict[str, Any]:
+    """Env ``i``'s end-of-episode info; an env without ``info["success"]`` succeeds by a positive reward at termination."""
+    end = end_info(info, i)
+    if "success" not in end:
+        end["success"] = bool(np.asarray(terminated)[i]) and float(np.asarray(reward)[i]) > 0
+    return end
+
+
 def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None, max_steps: int = 100_000) -> list[Trajectory]:
     """Run one episode per env of ``env`` (a gymnasium VectorEnv), seeded by ``seeds``.
 
@@ -188,44 +231,24 @@ def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None,
     active[:keep] = True
     length = np.zeros(n, np.int64)
     ends: dict[int, dict[str, Any]] = {}
-    images, actions, experts, rewards, values, attention = [], [], [], [], [], []
+    log = _StepLog()
     expert = _expert(info, n)
     for _ in range(max_steps):
         act, extras = policy.act(obs["image"], expert)
-        images.append(obs["image"])
-        actions.append(act)
-        experts.append(expert)
-        values.append(extras.get("values", np.zeros(n)))
-        if "attention" in extras:
-            attention.append(extras["attention"])
+        log.act(obs["image"], act, expert, extras)
         obs, reward, terminated, truncated, info = env.step(act)
-        rewards.append(np.asarray(reward, np.float64))
+        log.reward(reward)
         length += active
         ended = (np.asarray(terminated) | np.asarray(truncated)) & active
         for i in np.flatnonzero(ended):
-            ends[int(i)] = end = end_info(info, int(i))
-            if "success" not in end:  # an env without info["success"]: a positive reward at termination
-                end["success"] = bool(np.asarray(terminated)[i]) and float(rewards[-1][i]) > 0
+            ends[int(i)] = episode_end(info, int(i), terminated, reward)
         active &= ~ended
         if not active.any():
             break
         expert = _expert(info, n)
     else:
         raise RuntimeError(f"episodes did not end within {max_steps} steps")
-    stacked = {"actions": np.stack(actions), "expert": np.stack(experts), "rewards": np.stack(rewards),
-               "values": np.stack(values)}
-    att = np.stack(attention) if attention else None
-    out = []
-    for i in range(keep):
-        t = int(length[i])
-        out.append(Trajectory(
-            mission=missions[i], seed=int(seeds[i]),
-            images=gather_frames(images, range(t), i), actions=stacked["actions"][:t, i].astype(np.int64),
-            expert=stacked["expert"][:t, i].astype(np.int64), rewards=stacked["rewards"][:t, i],
-            values=stacked["values"][:t, i].astype(np.float64), info=ends[i],
-            attention=None if att is None else att[:t, i].copy(),
-        ))
-    return out
+    return log.trajectories([(missions[i], int(seeds[i]), i, 0, int(length[i]), ends[i]) for i in range(keep)])
 
 
 def gather_frames(frames: list[np.ndarray], steps: range, i: int) -> np.ndarray:
@@ -303,27 +326,20 @@ def run_stream(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajecto
     next_episode = n
     waiting = np.zeros(0, np.int64)  # ended envs to be given the next episodes
     batch_resets = max(1, n // 16)
-    images, actions, experts, rewards, values, attention = [], [], [], [], [], []
+    log = _StepLog()
     expert = _expert(info, n)
     t = 0
     while (episode >= 0).any() or waiting.size:
         act, extras = policy.act(obs["image"], expert)
-        images.append(obs["image"])
-        actions.append(act)
-        experts.append(expert)
-        values.append(extras.get("values", np.zeros(n)))
-        if "attention" in extras:
-            attention.append(extras["attention"])
+        log.act(obs["image"], act, expert, extras)
         obs, reward, terminated, truncated, info = env.step(act)
-        rewards.append(np.asarray(reward, np.float64))
+        log.reward(reward)
         expert = _expert(info, n)
         ended = np.flatnonzero((np.asarray(terminated) | np.asarray(truncated)) & (episode >= 0))
         for i in ended.tolist():
             k = int(episode[i])
             end_step[k] = t
-            ends[k] = end = end_info(info, i)
-            if "success" not in end:  # an env without info["success"]: a positive reward at termination
-                end["success"] = bool(np.asarray(terminated)[i]) and float(reward[i]) > 0
+            ends[k] = episode_end(info, i, terminated, reward)
         t += 1
         episode[ended] = -1
         waiting = np.concatenate([waiting, ended[: max(0, n_episodes - next_episode - waiting.size)]])
@@ -347,17 +363,5 @@ def run_stream(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajecto
             for k, m in zip(ks.tolist(), new_missions):
                 episode_missions[k] = m
             policy.restart(fresh, new_missions)
-    stacked = {"actions": np.stack(actions), "expert": np.stack(experts), "rewards": np.stack(rewards),
-               "values": np.stack(values)}
-    att = np.stack(attention) if attention else None
-    out = []
-    for k in range(n_episodes):
-        i, steps = int(env_of[k]), slice(int(start_step[k]), int(end_step[k]) + 1)
-        out.append(Trajectory(
-            mission=episode_missions[k], seed=seed + k,
-            images=gather_frames(images, range(steps.start, steps.stop), i), actions=stacked["actions"][steps, i].astype(np.int64),
-            expert=stacked["expert"][steps, i].astype(np.int64), rewards=stacked["rewards"][steps, i],
-            values=stacked["values"][steps, i].astype(np.float64), info=ends[k],
-            attention=None if att is None else att[steps, i].copy(),
-        ))
-    return out
+    return log.trajectories([(episode_missions[k], seed + k, int(env_of[k]), int(start_step[k]), int(end_step[k]) + 1,
+                              ends[k]) for k in range(n_episodes)])
