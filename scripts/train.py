@@ -45,6 +45,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--chunk", type=int, help="truncated-BPTT length in steps")
     p.add_argument("--lr", type=float, help="learning rate of imitation")
     p.add_argument("--rl-lr", type=float, help="learning rate of REINFORCE")
+    p.add_argument("--rl-baseline", choices=("value", "group"),
+                   help="REINFORCE baseline: the value head, or the leave-one-out mean of --rl-group samples of each episode")
+    p.add_argument("--rl-group", type=int, help="samples of each episode per update with --rl-baseline group")
     p.add_argument("--il-mix", type=float, help="imitation loss weight mixed into REINFORCE (0 disables)")
     p.add_argument("--time-budget", dest="time_budget_s", type=float,
                    help="training wall-clock budget in seconds; phases stop early once spent (0: none)")

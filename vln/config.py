@@ -66,6 +66,12 @@ class TrainConfig:
     il_mix: float = 0.2
     """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): each update
     also teacher-forces ``num_envs`` of the ``il_episodes`` expert demonstrations."""
+    rl_baseline: str = "value"
+    """Policy-gradient baseline: "value" (advantage = discounted return - the value head's
+    estimate) or "group" (each update samples ``num_envs / rl_group`` episodes ``rl_group``
+    times each; advantage = an episode's return - the mean of the others on the same episode)."""
+    rl_group: int = 8
+    """Samples of each episode per update with ``rl_baseline="group"``."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
     rl_value_warmup: int = 10

@@ -66,6 +66,27 @@ def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, normalize: bool
     return [Sample(t, t.actions, a.astype(np.float32), r.astype(np.float32)) for t, a, r in zip(trajs, adv, returns)]
 
 
+def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, normalize: bool = True) -> list[Sample]:
+    """Taken actions weighted by a leave-one-out group baseline (RLOO, Kool et al. 2019).
+
+    ``trajs`` come in consecutive groups of ``group`` sampled episodes of the same seeded
+    episode (same layout, start and instruction). An episode's advantage, on each of its
+    steps, is its return minus the mean return of the others in its group: layout and
+    route difficulty, which dominate a return, cancel out, so the weights say which
+    behaviours did better on the same task. The value head still gets its returns.
+    """
+    if group < 2:
+        raise ValueError(f"a group baseline needs at least 2 episodes per group, got {group}")
+    if len(trajs) % group:
+        raise ValueError(f"{len(trajs)} episodes do not split into groups of {group}")
+    totals = np.array([float(np.sum(t.rewards)) for t in trajs]).reshape(-1, group)
+    adv = (totals - (totals.sum(axis=1, keepdims=True) - totals) / (group - 1)).reshape(-1)
+    if normalize:
+        adv = adv / (adv.std() + 1e-6)
+    return [Sample(t, t.actions, np.full(len(t), a, np.float32), discounted_returns(t.rewards, gamma).astype(np.float32))
+            for t, a in zip(trajs, adv)]
+
+
 def train_samples(
     agent,
     samples: Sequence[Sample],

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from vln.checkpoint import atomic_write_json, atomic_write_text, kill_point, read_state, write_checkpoint
-from vln.collect import AgentPolicy, ExpertPolicy, movement_actions, run_episodes, sample_missions
+from vln.collect import AgentPolicy, ExpertPolicy, movement_actions, run_episodes, run_wave, sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env as make_env
 from vln.evaluation import evaluate
-from vln.sequences import NonFiniteLoss, imitation_samples, reinforce_samples, train_samples
+from vln.sequences import NonFiniteLoss, group_samples, imitation_samples, reinforce_samples, train_samples
 from vln.tokenizer import Vocabulary
 
 METRIC_FIELDS = ("phase", "step", "env_frames", "train_frames", "loss", "policy_loss", "value_loss", "entropy",
@@ -152,6 +152,10 @@ def load_init_agent(config: TrainConfig, env):
 def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
     out = Path(config.out)
+    if config.rl_baseline not in ("value", "group"):
+        raise ValueError(f"rl_baseline must be 'value' or 'group', got {config.rl_baseline!r}")
+    if config.rl_baseline == "group" and (config.rl_group < 2 or config.num_envs % config.rl_group):
+        raise ValueError(f"rl_group must be at least 2 and divide num_envs ({config.num_envs}), got {config.rl_group}")
     state = read_state(out) if resume else None
     if resume and state is None and not (out / "config.json").exists():
         raise ValueError(f"--resume: no run in {out} to continue (start the run without --resume)")
@@ -317,17 +321,26 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
             agent.compile_for_training(learning_rate=config.lr if warmup else config.rl_lr, clipnorm=config.clipnorm,
                                        value_coef=config.value_coef, entropy_coef=0.0 if warmup else config.entropy_coef)
 
+        group = config.rl_baseline == "group"
+        # Only the value baseline needs the warm-up; the group baseline needs no fitting.
+        warmup = 0 if group else config.rl_value_warmup
         if R.counters["update"] < config.rl_updates:
-            compile_rl(R.counters["update"] < config.rl_value_warmup)
+            compile_rl(R.counters["update"] < warmup)
         while R.counters["update"] < config.rl_updates and not R.out_of_time():
             u = R.counters["update"]
-            if u == config.rl_value_warmup and u > 0:
+            if u == warmup and u > 0:
                 compile_rl(False)
             policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
-            trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
+            if group:
+                # num_envs / rl_group episodes, each sampled rl_group times side by side.
+                seeds = [_RL_SEED + u * config.num_envs + i // config.rl_group for i in range(config.num_envs)]
+                trajs = run_wave(env, policy, seeds)
+                samples = group_samples(trajs, config.rl_group, config.gamma)
+            else:
+                trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
+                samples = reinforce_samples(trajs, config.gamma)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
-            samples = reinforce_samples(trajs, config.gamma)
-            if u < config.rl_value_warmup:
+            if u < warmup:
                 # Advantages from an untrained baseline are noise: fit the value head first.
                 for s in samples:
                     s.weights = np.zeros_like(s.weights)

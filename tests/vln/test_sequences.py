@@ -5,7 +5,7 @@ import pytest
 
 from agents import AgentConfig, VLNAgent
 from vln.collect import Trajectory
-from vln.sequences import discounted_returns, imitation_samples, reinforce_samples, train_minibatch
+from vln.sequences import discounted_returns, group_samples, imitation_samples, reinforce_samples, train_minibatch
 from vln.tokenizer import Vocabulary
 
 
@@ -27,6 +27,23 @@ def test_reinforce_samples_weight_actions_by_advantage():
     assert np.array_equal(s_good.targets, good.actions)
     assert (s_good.weights > 0).all() and (s_bad.weights < 0).all()  # centred: worse than average is pushed down
     assert np.allclose(s_good.returns, 1.0)
+
+
+def test_group_samples_compare_each_episode_with_the_others_of_its_group():
+    rng = np.random.default_rng(0)
+    # Group 1: one success among three; group 2: all fail (nothing to learn from it).
+    trajs = [_traj(3, rng, True), _traj(4, rng, False), _traj(2, rng, False)] + [_traj(3, rng, False) for _ in range(3)]
+    samples = group_samples(trajs, group=3, gamma=1.0, normalize=False)
+    w = [s.weights[0] for s in samples]
+    assert np.allclose(w[:3], [1.0, -0.5, -0.5]) and np.allclose(w[3:], 0.0)
+    assert all(np.all(s.weights == s.weights[0]) and len(s.weights) == len(t) for s, t in zip(samples, trajs))
+    assert np.array_equal(samples[1].targets, trajs[1].actions) and np.allclose(samples[0].returns, 1.0)
+    scaled = group_samples(trajs, group=3, gamma=1.0)
+    assert np.isclose(np.std([s.weights[0] for s in scaled]), 1.0, atol=1e-4)
+    with pytest.raises(ValueError, match="groups of 4"):
+        group_samples(trajs, group=4, gamma=1.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        group_samples(trajs, group=1, gamma=1.0)
 
 
 def test_imitation_needs_an_expert():

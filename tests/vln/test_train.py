@@ -52,6 +52,17 @@ def test_init_starts_from_a_saved_agent(tmp_path):
     with pytest.raises(ValueError, match="actions"):
         run(preset("tiny", out=str(tmp_path / "wrong"), init_agent=str(tmp_path / "il"), rl_updates=1), progress=False)
 
+    # The leave-one-out group baseline: 8 envs = 2 episodes sampled 4 times each per update.
+    group = preset("tiny", env=WORD_ENV, out=str(tmp_path / "group"), init_agent=str(tmp_path / "il"), rl_updates=2,
+                   eval_episodes=0, rl_baseline="group", rl_group=4)
+    run(group, progress=False)
+    rows = (tmp_path / "group" / "metrics.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[0] for row in rows] == ["rl", "rl"]
+    for bad, match in ((dict(rl_baseline="group", rl_group=3), "divide num_envs"), (dict(rl_baseline="critic"), "rl_baseline")):
+        with pytest.raises(ValueError, match=match):
+            run(preset("tiny", env=WORD_ENV, out=str(tmp_path / "bad"), init_agent=str(tmp_path / "il"), rl_updates=1,
+                       **bad), progress=False)
+
 
 def test_expert_waves_are_deterministic_and_complete():
     env = make_vector_env("vln/GoToObject-v0", 4)
