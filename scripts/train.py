@@ -48,6 +48,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--rl-baseline", choices=("value", "group"),
                    help="REINFORCE baseline: the value head, or the leave-one-out mean of --rl-group samples of each episode")
     p.add_argument("--rl-group", type=int, help="samples of each episode per update with --rl-baseline group")
+    p.add_argument("--pg-coef", type=float,
+                   help="weight of REINFORCE's policy-gradient term (0: imitation mix and value regression only, an ablation)")
     p.add_argument("--il-mix", type=float, help="imitation loss weight mixed into REINFORCE (0 disables)")
     p.add_argument("--time-budget", dest="time_budget_s", type=float,
                    help="training wall-clock budget in seconds; phases stop early once spent (0: none)")
@@ -79,7 +81,7 @@ def _run(args) -> int:
                      env_workers=args.env_workers)
     require_non_negative(il_episodes=args.il_episodes, dagger_rounds=args.dagger_rounds,
                          dagger_episodes=args.dagger_episodes, rl_updates=args.rl_updates,
-                         eval_episodes=args.eval_episodes, il_mix=args.il_mix, time_budget=args.time_budget_s)
+                         eval_episodes=args.eval_episodes, il_mix=args.il_mix, pg_coef=args.pg_coef, time_budget=args.time_budget_s)
     config = preset(args.preset, **overrides)
     if args.resume:
         from vln.config import TrainConfig

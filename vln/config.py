@@ -72,6 +72,9 @@ class TrainConfig:
     times each; advantage = an episode's return - the mean of the others on the same episode)."""
     rl_group: int = 8
     """Samples of each episode per update with ``rl_baseline="group"``."""
+    pg_coef: float = 1.0
+    """Weight of the policy-gradient term (0 leaves only the imitation mix and the value
+    regression: the ablation that shows what the policy gradient itself adds)."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
     rl_value_warmup: int = 10
@@ -126,7 +129,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
-                  il_episodes=1500, il_epochs=12.0, dagger_rounds=0, rl_updates=250, il_mix=1.0, rl_lr=3e-4, entropy_coef=0.0,
+                  il_episodes=1500, il_epochs=48.0, dagger_rounds=0, rl_updates=150, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
+                  rl_baseline="group", rl_group=8,
                   chunk=20, batch_size=32, num_envs=64, checkpoint_every=10),
     # One modern GPU (JAX backend): FollowRoute (2-6 rooms) in about 5 minutes with 16 CPU
     # cores stepping the envs. Many envs sharded over processes, large batches, bf16,

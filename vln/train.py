@@ -344,7 +344,10 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                 # Advantages from an untrained baseline are noise: fit the value head first.
                 for s in samples:
                     s.weights = np.zeros_like(s.weights)
-            elif mix:
+            elif config.pg_coef != 1.0:
+                for s in samples:
+                    s.weights = s.weights * config.pg_coef
+            if u >= warmup and mix:
                 # EnvDrop's mix: teacher forcing on expert demonstrations, beside the sampled
                 # episodes. (Expert labels on the agent's own sampled states instead made it
                 # worse: off the route those labels are mostly turns and almost never STOP.)

@@ -58,6 +58,19 @@ def test_init_starts_from_a_saved_agent(tmp_path):
     run(group, progress=False)
     rows = (tmp_path / "group" / "metrics.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == ["rl", "rl"]
+    # --pg-coef 0 (with no imitation mix and no entropy bonus) is the ablation: the policy stays as it was.
+    from vln.evaluation import load_checkpoint
+
+    ablation = preset("tiny", env=WORD_ENV, out=str(tmp_path / "ablation"), init_agent=str(tmp_path / "il"),
+                      rl_updates=3, rl_value_warmup=1, eval_episodes=0, pg_coef=0.0, il_mix=0.0, entropy_coef=0.0)
+    run(ablation, progress=False)
+    (before, words), (after, _) = load_checkpoint(tmp_path / "il"), load_checkpoint(tmp_path / "ablation")
+    env = make_vector_env(WORD_ENV, 4)
+    obs, _ = env.reset(seed=7)
+    tokens = before.vocab.encode_batch([str(m) for m in obs["mission"]], max_len=words)
+    outs = [agent.step(agent.encode_instruction(tokens), obs["image"], np.full(4, agent.config.num_actions, np.int32),
+                       agent.initial_state(4)) for agent in (before, after)]
+    np.testing.assert_allclose(np.asarray(outs[0]["logits"]), np.asarray(outs[1]["logits"]), atol=1e-6)
     for bad, match in ((dict(rl_baseline="group", rl_group=3), "divide num_envs"), (dict(rl_baseline="critic"), "rl_baseline")):
         with pytest.raises(ValueError, match=match):
             run(preset("tiny", env=WORD_ENV, out=str(tmp_path / "bad"), init_agent=str(tmp_path / "il"), rl_updates=1,
