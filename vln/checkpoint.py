@@ -9,6 +9,7 @@ weights and the counters always belong together, whatever moment a run is killed
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import tempfile
@@ -44,7 +45,21 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=_jsonable))
+    """Strict JSON (``null`` where a metric is NaN or infinite, e.g. SPL on an env without
+    geometry), so every JSON reader can load it."""
+    atomic_write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return _finite(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _jsonable(value: Any) -> Any:

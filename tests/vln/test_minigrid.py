@@ -117,6 +117,9 @@ def test_minigrid_level_without_bot_trains_with_reinforce_only(tmp_path):
     results = run(config, progress=False)
     assert results["episodes"] == 4 and 0.0 <= results["success_rate"] <= 1.0
     assert np.isnan(results["spl"]) and results["path_length"] > 0  # no geometry: SR and path length only
+    # eval.json stays strict JSON: the metrics without geometry are null, not NaN.
+    saved = json.loads((tmp_path / "rl" / "eval.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} in eval.json"))
+    assert saved["spl"] is None and saved["success_rate"] == results["success_rate"]
     assert isinstance(MiniGridAdapter, type)
 
 
