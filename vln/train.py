@@ -323,12 +323,12 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
 
         group = config.rl_baseline == "group"
         # Only the value baseline needs the warm-up; the group baseline needs no fitting.
-        warmup = 0 if group else config.rl_value_warmup
+        warmup_updates = 0 if group else config.rl_value_warmup
         if R.counters["update"] < config.rl_updates:
-            compile_rl(R.counters["update"] < warmup)
+            compile_rl(R.counters["update"] < warmup_updates)
         while R.counters["update"] < config.rl_updates and not R.out_of_time():
             u = R.counters["update"]
-            if u == warmup and u > 0:
+            if u == warmup_updates and u > 0:
                 compile_rl(False)
             policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=max_words)
             if group:
@@ -340,14 +340,14 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                 trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
                 samples = reinforce_samples(trajs, config.gamma)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
-            if u < warmup:
+            if u < warmup_updates:
                 # Advantages from an untrained baseline are noise: fit the value head first.
                 for s in samples:
                     s.weights = np.zeros_like(s.weights)
             elif config.pg_coef != 1.0:
                 for s in samples:
                     s.weights = s.weights * config.pg_coef
-            if u >= warmup and mix:
+            if u >= warmup_updates and mix:
                 # EnvDrop's mix: teacher forcing on expert demonstrations, beside the sampled
                 # episodes. (Expert labels on the agent's own sampled states instead made it
                 # worse: off the route those labels are mostly turns and almost never STOP.)
