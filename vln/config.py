@@ -130,7 +130,6 @@ PRESETS: dict[str, dict[str, Any]] = {
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
                   il_episodes=1500, il_epochs=48.0, dagger_rounds=0, rl_updates=150, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
-                  rl_baseline="group", rl_group=8,
                   chunk=20, batch_size=32, num_envs=64, checkpoint_every=10),
     # One modern GPU (JAX backend): FollowRoute (2-6 rooms) in about 5 minutes with 16 CPU
     # cores stepping the envs. Many envs sharded over processes, large batches, bf16,
