@@ -129,7 +129,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True},
-                  il_episodes=1500, il_epochs=48.0, dagger_rounds=0, rl_updates=150, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
+                  il_episodes=1500, il_epochs=48.0, dagger_rounds=0, rl_updates=300, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,
                   chunk=20, batch_size=32, num_envs=64, checkpoint_every=10),
     # One modern GPU (JAX backend): FollowRoute (2-6 rooms) in about 5 minutes with 16 CPU
     # cores stepping the envs. Many envs sharded over processes, large batches, bf16,
