@@ -62,12 +62,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def _jsonable(value: Any) -> Any:
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def kill_point(name: str) -> None:
     """Test hook: SIGKILL this process here when ``VLN_TEST_KILL_AT`` names this point."""
     spec = os.environ.get(KILL_ENV)
@@ -89,7 +83,7 @@ def write_checkpoint(agent, folder: str | Path, state: dict[str, Any]) -> None:
     tmp = folder / ".agent.next.keras"
     agent.save(tmp)
     with zipfile.ZipFile(tmp, "a") as zf:
-        zf.writestr(STATE_MEMBER, json.dumps(state, default=_jsonable))
+        zf.writestr(STATE_MEMBER, json.dumps(_finite(state), allow_nan=False))
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
     kill_point("checkpoint-write")  # written, not yet committed

@@ -340,13 +340,11 @@ def _run(config: TrainConfig, env, out: Path, state: dict[str, Any] | None, resu
                 trajs = run_episodes(env, policy, config.num_envs, _RL_SEED + u * config.num_envs)
                 samples = reinforce_samples(trajs, config.gamma)
             R.counters["env_frames"] += sum(len(t) for t in trajs)
-            if u < warmup_updates:
-                # Advantages from an untrained baseline are noise: fit the value head first.
+            # Advantages from an untrained baseline are noise: the warm-up fits the value head first.
+            pg_coef = 0.0 if u < warmup_updates else config.pg_coef
+            if pg_coef != 1.0:
                 for s in samples:
-                    s.weights = np.zeros_like(s.weights)
-            elif config.pg_coef != 1.0:
-                for s in samples:
-                    s.weights = s.weights * config.pg_coef
+                    s.weights = s.weights * pg_coef
             if u >= warmup_updates and mix:
                 # EnvDrop's mix: teacher forcing on expert demonstrations, beside the sampled
                 # episodes. (Expert labels on the agent's own sampled states instead made it
