@@ -1,17 +1,11 @@
-"""Keras 3 models for vision-and-language navigation (see DESIGN.md, "Agent contract").
+"""Keras 3 models for vision-and-language navigation (see docs/design.md, "Agent contract").
 
-Keras is imported on first use of ``VLNAgent`` or ``load_agent``, so ``agents.files``
-(checking a file) and ``agents.config`` stay cheap to import.
+Importing this package registers the Keras classes (``VLNAgent``), so a saved agent loads
+with plain ``keras.saving.load_model(path)`` after ``import agents``, on any backend.
 """
 
 from agents.config import AgentConfig
+from agents.model import VLNAgent, load_agent
+from agents.vocabulary import Vocabulary
 
-__all__ = ["AgentConfig", "VLNAgent", "load_agent"]
-
-
-def __getattr__(name: str):
-    if name in ("VLNAgent", "load_agent"):
-        from agents import model
-
-        return getattr(model, name)
-    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+__all__ = ["AgentConfig", "VLNAgent", "Vocabulary", "load_agent"]

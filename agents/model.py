@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import keras
 import numpy as np
@@ -19,11 +20,12 @@ from keras import layers, ops
 from agents.config import AgentConfig
 from agents.files import check_agent_file
 from agents.layers import film, masked_softmax
-from vln.tokenizer import PAD_ID, Vocabulary
+from agents.vocabulary import PAD_ID, Vocabulary
 
-# Names of the whole-sequence call's inputs (anything else in a batch is ignored).
 POOL_HEADS = 2  # attention-pooling heads of the instruction summary
-SEQUENCE_INPUTS = ("tokens", "images", "prev_actions", "state_h", "state_c")
+
+# What a training objective is: (y, y_pred) -> {"loss", "policy_loss", "value_loss", "entropy"}.
+Objective = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
 
 
 class _Cache:
@@ -116,9 +118,8 @@ class VLNAgent(keras.Model):
         # baseline uncorrelated with the returns that only adds variance to REINFORCE.
         self.value_head = layers.Dense(1, kernel_initializer="zeros", name="value_head")
 
-        # Loss settings (set by compile_for_training) and their trackers.
-        self.value_coef = 0.5
-        self.entropy_coef = 0.01
+        # The training objective (set by compile_for_training) and its terms' trackers.
+        self.objective: Objective | None = None
         self.policy_loss_tracker = keras.metrics.Mean(name="policy_loss")
         self.value_loss_tracker = keras.metrics.Mean(name="value_loss")
         self.entropy_tracker = keras.metrics.Mean(name="entropy")
@@ -356,18 +357,18 @@ class VLNAgent(keras.Model):
     # ------------------------------------------------------------------------ training
     def compile_for_training(
         self,
+        objective: Objective,
         learning_rate: float = 1e-3,
         clipnorm: float | None = 1.0,
-        value_coef: float = 0.5,
-        entropy_coef: float = 0.01,
         jit_compile: bool | str = "auto",
     ) -> None:
-        """Compile with Adam, gradient clipping by global norm and the VLN loss.
+        """Compile with Adam, gradient clipping by global norm and ``objective`` as the loss.
 
-        Call again to change the coefficients (they are baked into the compiled step).
+        ``objective(y, y_pred)`` returns the loss and its named terms (``loss``,
+        ``policy_loss``, ``value_loss``, ``entropy``), e.g. ``vln.objectives.loss_terms``
+        with its coefficients bound. Call again to change it: it is baked into the compiled step.
         """
-        self.value_coef = float(value_coef)
-        self.entropy_coef = float(entropy_coef)
+        self.objective = objective
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clipnorm)
         self.compile(optimizer=optimizer, jit_compile=jit_compile)
 
@@ -379,42 +380,17 @@ class VLNAgent(keras.Model):
         sample_weight: Any = None,
         training: bool = True,
     ) -> Any:
-        """Weighted cross-entropy policy loss - entropy bonus + masked value regression.
-
-        ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask``
-        (all (B, T)). Imitation: weight 1 on expert labels; REINFORCE: the advantage.
-        """
-        logits = y_pred["logits"]
-        value = y_pred["value"]
-        num_actions = self.config.num_actions
-        # Clip so padded steps holding e.g. -1 stay valid indices (their weight is 0).
-        actions = ops.clip(ops.cast(y["actions"], "int32"), 0, num_actions - 1)
-        weights = ops.cast(y["weights"], "float32")
-        mask = ops.cast(y["mask"], "float32")
-        returns = ops.cast(y["returns"], "float32")
-        value_mask = ops.cast(y["value_mask"], "float32")
-
-        logp = ops.log_softmax(logits, axis=-1)
-        ce = -ops.sum(ops.one_hot(actions, num_actions) * logp, axis=-1)
-        entropy_t = -ops.sum(ops.exp(logp) * logp, axis=-1)
-        steps = ops.maximum(ops.sum(mask), 1.0)
-        policy_loss = ops.sum(weights * ce) / steps
-        entropy = ops.sum(mask * entropy_t) / steps
-        value_loss = self.value_coef * ops.sum(value_mask * ops.square(value - returns)) / ops.maximum(
-            ops.sum(value_mask), 1.0
-        )
-        total = policy_loss - self.entropy_coef * entropy + value_loss
-
-        self.policy_loss_tracker.update_state(policy_loss)
-        self.value_loss_tracker.update_state(value_loss)
-        self.entropy_tracker.update_state(entropy)
-        return total
+        """The compiled objective's loss; its terms are tracked as metrics."""
+        terms = self.objective(y, y_pred)
+        self.policy_loss_tracker.update_state(terms["policy_loss"])
+        self.value_loss_tracker.update_state(terms["value_loss"])
+        self.entropy_tracker.update_state(terms["entropy"])
+        return terms["loss"]
 
     def train_batch(self, batch: Mapping[str, Any]) -> dict[str, float]:
-        """One compiled gradient step on ``batch`` (see ``compute_loss``).
+        """One compiled gradient step on ``batch`` of the compiled objective.
 
-        Returns floats ``loss`` (total), ``policy_loss`` (weighted CE, without the
-        entropy bonus), ``value_loss`` (already times value_coef) and ``entropy``.
+        Returns floats ``loss`` (total) and the terms ``policy_loss``, ``value_loss`` and ``entropy``.
         """
         if self.optimizer is None:
             raise RuntimeError("call compile_for_training() before train_batch()")

@@ -166,7 +166,7 @@ def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float | None:
 # ------------------------------------------------------------------------- the agent
 def make_agent(missions: list[str], hidden: int = 128):
     from agents import AgentConfig, VLNAgent
-    from vln.tokenizer import Vocabulary
+    from agents.vocabulary import Vocabulary
 
     vocab = Vocabulary.build(list(missions))
     return VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=hidden), vocab)
@@ -174,7 +174,7 @@ def make_agent(missions: list[str], hidden: int = 128):
 
 def bench_policy_step(batch: int, steps: int, repeats: int, workers: int) -> dict[str, float]:
     """Env-steps/s of the agent stepping the native vector env at ``batch`` (env included)."""
-    from vln.collect import AgentPolicy
+    from vln.policies import AgentPolicy
 
     env = make_env("vln/GoToObject-v0", batch, workers)
     try:
@@ -206,11 +206,12 @@ def bench_training(batch: int, steps_per_seq: int, hidden: int, mixed: bool, upd
     """Training frames/s of the compiled imitation step on (batch, steps_per_seq) sequences."""
     import numpy as np
 
+    from vln.objectives import objective
     from vln.train import compute_precision
 
     with compute_precision(mixed):
         agent = make_agent(["go to the red ball and stop next to it"], hidden)
-        agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
+        agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-3)
     rng = np.random.default_rng(0)
     feed = {
         "tokens": rng.integers(1, len(agent.vocab), (batch, 16)).astype(np.int32),
@@ -230,20 +231,21 @@ def bench_training(batch: int, steps_per_seq: int, hidden: int, mixed: bool, upd
 
 
 def bench_pipeline(batch: int, chunk: int, episodes: int, repeats: int) -> float:
-    """Imitation frames/s through ``train_samples``: padding, truncated BPTT chunks, transfers.
+    """Imitation frames/s through ``vln.optimiser.fit``: padding, truncated BPTT chunks, transfers.
 
     Episodes of 10-60 steps (FollowRoute's range) with random frames; the figure counts
     real (unpadded) frames, so it is what an imitation phase gets, below the bare step's.
     """
     import numpy as np
 
-    from vln.collect import Trajectory
-    from vln.sequences import imitation_samples, train_samples
+    from vln.collection import Trajectory
+    from vln.objectives import imitation_samples, objective
+    from vln.optimiser import fit
 
     rng = np.random.default_rng(0)
     missions = ["go through the red door , turn left and stop next to the blue key"]
     agent = make_agent(missions)
-    agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-3)
     trajs = []
     for k in range(episodes):
         t = int(rng.integers(10, 61))
@@ -253,7 +255,7 @@ def bench_pipeline(batch: int, chunk: int, episodes: int, repeats: int) -> float
     frames = sum(len(t) for t in trajs)
 
     def go():
-        train_samples(agent, samples, epochs=1.0, batch_size=batch, chunk=chunk, max_words=16, rng=rng)
+        fit(agent, samples, epochs=1.0, batch_size=batch, chunk=chunk, max_words=16, rng=rng)
 
     go()  # compile
     return median_rate(go, frames, repeats)
@@ -268,8 +270,11 @@ def bench_reinforce(num_envs: int, updates: int, workers: int, repeats: int) -> 
     """
     import numpy as np
 
-    from vln.collect import AgentPolicy, run_episodes, sample_missions
-    from vln.sequences import reinforce_samples, train_samples
+    from vln.collection import run_episodes, sample_missions
+
+    from vln.policies import AgentPolicy
+    from vln.objectives import objective, reinforce_samples
+    from vln.optimiser import fit
 
     env = make_env("vln/FollowRoute-v0", num_envs, workers, num_rooms=[2, 3], max_steps=60, reward_shaping=True)
     try:
@@ -279,7 +284,7 @@ def bench_reinforce(num_envs: int, updates: int, workers: int, repeats: int) -> 
         kernel, bias = agent.policy_head.get_weights()
         bias[3] -= 4.0
         agent.policy_head.set_weights([kernel, bias])
-        agent.compile_for_training(learning_rate=1e-4, value_coef=0.5, entropy_coef=0.01)
+        agent.compile_for_training(objective(value_coef=0.5, entropy_coef=0.01), learning_rate=1e-4)
         rng = np.random.default_rng(0)
         counts = {"frames": 0, "env_steps": 0}
 
@@ -287,7 +292,7 @@ def bench_reinforce(num_envs: int, updates: int, workers: int, repeats: int) -> 
             policy = AgentPolicy(agent, "sample", seed=u, max_words=48)
             trajs = run_episodes(env, policy, num_envs, 1_000 * u)
             samples = reinforce_samples(trajs, 0.95)
-            train_samples(agent, samples, epochs=1.0, batch_size=len(samples), chunk=20, max_words=48, rng=rng)
+            fit(agent, samples, epochs=1.0, batch_size=len(samples), chunk=20, max_words=48, rng=rng)
             counts["frames"] += sum(len(t) for t in trajs)
             counts["env_steps"] += max(len(t) for t in trajs) * num_envs
 
@@ -358,7 +363,7 @@ def main(argv=None) -> int:
     if "pipeline" in groups:
         batch, chunk, episodes = sz["pipeline"]
         fps = bench_pipeline(batch, chunk, episodes if not args.quick else episodes // 4, reps)
-        row(f"imitation pipeline (train_samples: padding, TBPTT chunks of {chunk}, transfers), B={batch}", fps,
+        row(f"imitation pipeline (vln.optimiser.fit: padding, TBPTT chunks of {chunk}, transfers), B={batch}", fps,
             "frames/s", "real frames of 10-60 step episodes")
     if "reinforce" in groups:
         n = sz["rl_envs"]

@@ -46,7 +46,9 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
+    from vln.checkpoint import check_writable
+    from vln.cli import parse_env_kwargs, resolve_inputs
+    from vln.evaluation import evaluate, write_results
 
     from vln.cli import require_positive
 
@@ -60,7 +62,7 @@ def _run(args) -> int:
     run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
     summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
                              args.num_envs, run["max_words"])
-    from vln.report import format_markdown, format_table
+    from vln.tables import format_markdown, format_table
 
     print((format_markdown if args.markdown else format_table)({f"{run['name']}/{run['split']}": summary}))
     if args.out:

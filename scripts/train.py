@@ -69,7 +69,7 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from vln.cli import quiet_keras_import, require_non_negative, require_positive
     from vln.config import preset
-    from vln.evaluation import parse_env_kwargs
+    from vln.cli import parse_env_kwargs
 
     overrides = {k: v for k, v in vars(args).items()
                  if v is not None and k not in ("preset", "resume", "no_progress")}
@@ -98,7 +98,7 @@ def _run(args) -> int:
 
     results = run(config, resume=args.resume, progress=not args.no_progress)
     if results:
-        from vln.report import format_table
+        from vln.tables import format_table
 
         if results.get("split") == "train":  # an env without splits: one held-out set of seeds
             print(format_table({"held-out seeds": results}))

@@ -34,14 +34,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; outputs are ordinary files
+        make_ordinary(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def make_ordinary(path: str | Path) -> None:
+    """Give a temp file (``mkstemp`` makes them private) an ordinary file's mode: 0o666 less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def atomic_write_json(path: str | Path, data: Any) -> None:
@@ -128,3 +133,58 @@ def _checked(state: Any, source: Path) -> dict[str, Any]:
     if missing:
         raise ValueError(f"corrupt checkpoint {source}: its run state lacks {', '.join(sorted(missing))}")
     return state
+
+
+def run_config(checkpoint: str | Path) -> dict[str, Any]:
+    """The training run's ``config.json`` for a checkpoint, or {} where there is none.
+
+    ``checkpoint`` is an ``agent.keras`` file or a run folder; the file lies beside the
+    agent, or one folder up (``run/checkpoint/agent.keras``).
+    """
+    p = Path(checkpoint)
+    folder = p if p.is_dir() else p.parent
+    for cfg in (folder / "config.json", folder.parent / "config.json"):
+        if cfg.is_file():
+            try:
+                data = json.loads(cfg.read_text())
+            except ValueError:
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def load_checkpoint(path: str | Path) -> tuple[Any, int | None]:
+    """A saved agent and the instruction length it was trained with.
+
+    ``path`` is an ``agent.keras`` file or a run folder (its ``agent.keras``). The length
+    (``max_words``) comes from the run's ``config.json`` (``run_config``); None where there
+    is none (then whole missions are encoded). Raises ValueError naming the file when it is
+    missing or not a VLN agent.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "agent.keras"
+    if not p.is_file():
+        raise ValueError(f"checkpoint not found: {p}")
+    from agents import load_agent
+
+    agent = load_agent(p)
+    value = run_config(p).get("max_words")
+    return agent, value if isinstance(value, int) and value > 0 else None
+
+
+def check_writable(folder) -> None:
+    """Create ``folder`` if needed and make sure a file can be written in it (ValueError if not)."""
+    folder = Path(folder)
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"cannot write to {folder}: {parent} is a file, not a folder")
+            break
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ValueError(f"cannot write to {folder}: {reason}") from exc

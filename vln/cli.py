@@ -4,6 +4,126 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
+
+
+def parse_env_kwargs(text: str | None) -> dict[str, Any]:
+    """``--env-kwargs`` JSON -> dict (ValueError with a one-line reason)."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--env-kwargs is not valid JSON ({exc.msg} at column {exc.colno}): {text}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object like '{{\"max_steps\": 50}}', got {text}")
+    return value
+
+
+class _NativeStderrMuted:
+    """Send file descriptor 2 to /dev/null for a while (TensorFlow's C++ start-up log lines)."""
+
+    def __enter__(self):
+        import os
+        import sys
+
+        self.saved = None
+        try:
+            sys.stderr.flush()
+            self.saved = os.dup(2)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 2)
+            os.close(null)
+        except (OSError, AttributeError, ValueError):
+            self.saved = None
+        return self
+
+    def __exit__(self, *exc):
+        import os
+        import sys
+
+        if self.saved is not None:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(self.saved, 2)
+            os.close(self.saved)
+        return False
+
+
+def resolve_inputs(checkpoint: str | None, policy: str | None, env: str | None, env_kwargs: dict[str, Any] | None,
+                   split: str | None, max_words: int | None, quiet: bool = False) -> dict[str, Any]:
+    """What the evaluate / rollout scripts run, from their flags; ValueError on bad input.
+
+    Checks the cheap things first (policy, env id, split), then loads the checkpoint.
+    The env and its kwargs default to the training run's (``config.json`` beside the
+    checkpoint), else ``vln/GoToObject-v0``; ``max_words`` to the run's.
+    Returns ``policy`` (an agent or a policy name), ``name``, ``env``, ``env_kwargs``,
+    ``split`` and ``max_words``.
+    """
+    from vln.checkpoint import load_checkpoint, run_config
+    from vln.environments import resolve_env_id
+    from vln.evaluation import default_split
+    from vln.policies import POLICIES
+
+    if policy is None:
+        policy = "agent" if checkpoint else None
+        if policy is None:
+            raise ValueError("nothing to run: give --checkpoint (an agent) or --policy expert|random")
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}: choose from {', '.join(POLICIES)}")
+    if policy == "agent" and not checkpoint:
+        raise ValueError("--policy agent needs --checkpoint (an agent.keras file or a run folder)")
+    if policy != "agent" and checkpoint:
+        raise ValueError(f"--checkpoint is only used with --policy agent, not {policy}")
+    run = run_config(checkpoint) if checkpoint else {}
+    if env is None:
+        env = run.get("env") or "vln/GoToObject-v0"
+        if env_kwargs is None:
+            env_kwargs = run.get("env_kwargs") or {}
+    env_kwargs = dict(env_kwargs or {})
+    resolve_env_id(env)
+    split = split or default_split(env)
+    if split != "train" and default_split(env) == "train":
+        raise ValueError(f"env {env!r} has no 'split' argument, so it has no {split} episodes (use --split train)")
+    agent = None
+    if policy == "agent":
+        if quiet:
+            with _NativeStderrMuted():
+                agent, saved_words = load_checkpoint(checkpoint)
+        else:
+            agent, saved_words = load_checkpoint(checkpoint)
+        if max_words is None:
+            max_words = saved_words
+    return {"policy": agent if agent is not None else policy, "name": policy, "env": env, "env_kwargs": env_kwargs,
+            "split": split, "max_words": max_words}
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """One line for an error caused by bad input (bad file, id, folder, option), else None.
+
+    The scripts print it as ``error: ...`` and exit 2 instead of showing a traceback.
+    """
+    import gymnasium as gym
+
+    from vln.video import VideoUnavailable
+
+    # FloatingPointError: training stopped on a NaN/Inf loss (vln.optimiser.NonFiniteLoss).
+    if not isinstance(exc, (ValueError, OSError, VideoUnavailable, gym.error.Error, FloatingPointError)):
+        return None
+    from vln.contract import ContractError
+
+    if isinstance(exc, ContractError):
+        return str(exc)  # one line per violation: all of them, untruncated
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())
+    return text if len(text) <= 400 else text[:397] + "..."
 
 
 def run_guarded(body: Callable[[], int | None]) -> int:
@@ -14,8 +134,6 @@ def run_guarded(body: Callable[[], int | None]) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - bad input must read as one line, not a traceback
-        from vln.evaluation import user_error_message
-
         message = user_error_message(exc)
         if message is None:
             raise
@@ -44,8 +162,6 @@ def quiet_keras_import() -> None:
     environment variable silences them; without this, a one-line ``error:`` would follow
     a screen of them.
     """
-    from vln.evaluation import _NativeStderrMuted
-
     with _NativeStderrMuted():
         import keras
 

@@ -147,17 +147,9 @@ def check_env(env: Any, imitation: bool = False, reset: bool = True, seed: int =
 def validate_env(env: Any, name: str | None = None, imitation: bool = False, reset: bool = True) -> None:
     """Raise one ``ContractError`` (a ``ValueError``) listing every violation of the contract.
 
-    ``env``: a ``gymnasium.Env``, a ``VectorEnv``, or a name (a registered id or
-    ``package.module:ClassName``; made with ``vln.environments.make_vector_env``).
+    ``env``: a ``gymnasium.Env`` or a ``VectorEnv`` (an env given by name is checked
+    where ``vln.environments.make_vector_env`` makes it).
     """
-    if isinstance(env, str):
-        from vln.environments import make_vector_env
-
-        venv = make_vector_env(env, 1, validate=False)
-        try:
-            return validate_env(venv, name or repr(env), imitation, reset)
-        finally:
-            venv.close()
     violations = check_env(env, imitation=imitation, reset=reset)
     if violations:
         if name is None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from vln.contract import validate_env
+
 
 def resolve_env_id(name: str) -> str:
     """A registered Gymnasium id for ``name``; ``module:Class`` paths are registered on the fly."""
@@ -62,7 +64,7 @@ def has_splits(name: str) -> bool:
 
 
 def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: dict[str, Any] | None = None, *,
-                    validate: bool = True, imitation: bool = False, workers: int = 1):
+                    validate: bool = True, imitation: bool = False, workers: int = 1, render_mode: str | None = None):
     """The native vector env where the id has one, else Gymnasium's SyncVectorEnv.
 
     ``workers > 1`` shards a native vector env over that many processes
@@ -70,7 +72,8 @@ def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: 
 
     With ``validate`` (the default) the env is checked against the environment contract
     (both spaces and one real ``reset()``) and a ``ValueError`` lists every violation;
-    ``imitation=True`` also requires ``info["expert_action"]``.
+    ``imitation=True`` also requires ``info["expert_action"]``. ``render_mode`` is passed
+    where the env takes one (e.g. ``"rgb_array"`` to record videos from ``render()``).
     """
     env_id = resolve_env_id(name)
     spec = gym.spec(env_id)
@@ -80,6 +83,8 @@ def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: 
     elif split != "train":
         raise ValueError(f"env {name!r} has no 'split' argument, so it cannot give held-out ({split}) episodes")
     mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+    if render_mode is not None and _accepts(spec.vector_entry_point or spec.entry_point, "render_mode"):
+        kwargs["render_mode"] = render_mode
     try:
         if workers > 1 and mode == "vector_entry_point":
             from envs.parallel import ShardedVectorEnv
@@ -90,8 +95,6 @@ def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: 
     except TypeError as exc:
         raise ValueError(f"cannot make env {name!r} with {kwargs}: {exc}") from exc
     if validate:
-        from vln.contract import validate_env
-
         try:
             validate_env(venv, repr(name), imitation=imitation)
         except ValueError:

@@ -107,7 +107,7 @@ class MiniGridAdapter(gym.Wrapper):
         self.action_ids = list(range(n)) if actions == "all" else list(NAV_ACTIONS)
         self.action_space = spaces.Discrete(len(self.action_ids))
         self.action_names = [ACTION_NAMES[a] if a < len(ACTION_NAMES) else str(a) for a in self.action_ids]
-        # Declared as the built-in envs do (vln.collect.movement_actions, video labels).
+        # Declared as the built-in envs do (vln.policies.movement_actions, video labels).
         self.metadata = {**self.env.metadata, "action_names": list(self.action_names)}
         self.observation_space = spaces.Dict({
             "image": self.env.observation_space["image"],

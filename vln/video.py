@@ -26,6 +26,8 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
+from vln.checkpoint import make_ordinary
+
 DEFAULT_FPS = 8
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -156,7 +158,7 @@ class VideoWriter:
         except BaseException:
             self._discard()
             raise
-        os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes it private; a video is an ordinary file
+        make_ordinary(self._tmp)
         os.replace(self._tmp, self.path)
         self._tmp = None
         return self.path
@@ -184,12 +186,6 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = DEFAULT_FPS) -> Path:

@@ -17,7 +17,8 @@ import pytest
 
 from agents.model import POOL_HEADS
 from agents import AgentConfig, VLNAgent, load_agent
-from vln.tokenizer import Vocabulary
+from agents.vocabulary import Vocabulary
+from vln.objectives import objective
 
 REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["go to the red ball", "turn left at the blue door and stop", "go through the green door"]
@@ -133,7 +134,7 @@ _OTHER_BACKEND = textwrap.dedent(
     """
     import sys, numpy as np, keras
     from agents import load_agent, VLNAgent, AgentConfig
-    from vln.tokenizer import Vocabulary
+    from agents.vocabulary import Vocabulary
     assert keras.backend.backend() == sys.argv[1], keras.backend.backend()
     data = np.load(sys.argv[2])
     batch = {k: data[k] for k in ("tokens", "images", "prev_actions")}
@@ -229,7 +230,7 @@ def _train_batch(agent: VLNAgent, seed: int = 0) -> dict:
 
 def test_training_reduces_loss():
     agent = make_agent("lstm")
-    agent.compile_for_training(learning_rate=1e-2, entropy_coef=0.0)
+    agent.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-2)
     batch = _train_batch(agent)
     first = agent.train_batch(batch)
     assert set(first) == {"loss", "policy_loss", "value_loss", "entropy"}
@@ -243,7 +244,7 @@ def test_training_reduces_loss():
 def test_train_batch_optional_keys():
     """returns/value_mask/state are optional: no value loss without a value_mask."""
     agent = make_agent("gru")
-    agent.compile_for_training()
+    agent.compile_for_training(objective())
     batch = _train_batch(agent)
     for k in ("returns", "value_mask"):
         batch.pop(k)
@@ -255,7 +256,7 @@ def test_train_batch_optional_keys():
 def test_reinforce_sign(sign):
     """Weight +1 on an action makes it more likely after one update; -1 less likely."""
     agent = make_agent("lstm", seed=3)
-    agent.compile_for_training(learning_rate=1e-3, entropy_coef=0.0)
+    agent.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-3)
     batch = _train_batch(agent, seed=2)
     chosen = 2
     batch["actions"] = np.full_like(batch["actions"], chosen)
@@ -284,7 +285,7 @@ def test_value_loss_does_not_train_the_policy():
     """The value head learns on stopped features: a value-only loss (zero policy weights,
     no entropy bonus) changes the value but leaves every logit as it was."""
     agent = make_agent("lstm", seed=4)
-    agent.compile_for_training(learning_rate=1e-2, entropy_coef=0.0)
+    agent.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-2)
     batch = _train_batch(agent, seed=5)
     batch["weights"] = np.zeros_like(batch["weights"])
     batch["returns"] = np.full_like(batch["returns"], 3.0)

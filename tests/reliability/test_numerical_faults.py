@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from vln.config import PRESETS, TrainConfig, preset
-from vln.sequences import NonFiniteLoss, imitation_samples, train_samples
+from vln.objectives import imitation_samples, objective
+from vln.optimiser import NonFiniteLoss, fit
 
 ROOT = Path(__file__).resolve().parents[2]
 WORD_ENV = "examples.word_action_env:WordActionEnv"
@@ -21,7 +22,8 @@ WORD_ENV = "examples.word_action_env:WordActionEnv"
 
 @pytest.fixture(scope="module")
 def demos():
-    from vln.collect import ExpertPolicy, run_episodes
+    from vln.collection import run_episodes
+    from vln.policies import ExpertPolicy
     from vln.environments import make_vector_env
 
     return run_episodes(make_vector_env(WORD_ENV, 4), ExpertPolicy(), 8, seed=0)
@@ -29,12 +31,12 @@ def demos():
 
 def tiny_agent(demos):
     from agents import AgentConfig, VLNAgent
-    from vln.tokenizer import Vocabulary
+    from agents.vocabulary import Vocabulary
 
     vocab = Vocabulary.build([t.mission for t in demos])
     agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=8, text_hidden=8,
                                  conv_filters=(4, 4, 4)), vocab)
-    agent.compile_for_training(value_coef=0.0, entropy_coef=0.0)
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0))
     return agent
 
 
@@ -46,7 +48,7 @@ def test_non_finite_loss_stops_at_its_minibatch(demos, bad):
         s.weights = np.full_like(s.weights, bad)
     seen = []
     with pytest.raises(NonFiniteLoss, match="the loss is") as err:
-        train_samples(agent, samples, epochs=2.0, batch_size=4, chunk=2, max_words=4, rng=np.random.default_rng(0),
+        fit(agent, samples, epochs=2.0, batch_size=4, chunk=2, max_words=4, rng=np.random.default_rng(0),
                       on_step=lambda stats, frames: seen.append(stats))
     assert err.value.update == 1 and seen == []  # stopped at the first minibatch, nothing reported as trained
 
@@ -81,7 +83,7 @@ def test_exploding_reinforce_keeps_the_last_good_checkpoint(tmp_path, monkeypatc
 
 
 def test_broken_weights_are_never_checkpointed(tmp_path, demos):
-    from vln.train import Run
+    from vln.run_state import RunState as Run
 
     agent = tiny_agent(demos)
     R = Run(TrainConfig(out=str(tmp_path / "run")), progress=False)
@@ -111,5 +113,5 @@ def test_cli_reports_a_nan_loss_in_one_line(tmp_path):
 def test_gradient_clipping_is_on_by_default(demos):
     assert TrainConfig().clipnorm == 1.0
     assert all(preset(name).clipnorm > 0 for name in PRESETS)
-    agent = tiny_agent(demos)  # compile_for_training() with its defaults
+    agent = tiny_agent(demos)  # compile_for_training(objective()) with its defaults
     assert agent.optimizer.global_clipnorm == 1.0

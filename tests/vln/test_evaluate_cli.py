@@ -93,9 +93,9 @@ def test_rollout_and_evaluate_a_saved_agent(tmp_path):
     import keras
 
     from agents import AgentConfig, VLNAgent
-    from vln.collect import sample_missions
+    from vln.collection import sample_missions
     from vln.environments import make_vector_env
-    from vln.tokenizer import Vocabulary
+    from agents.vocabulary import Vocabulary
 
     keras.utils.set_random_seed(0)
     vocab = Vocabulary.build(sample_missions(make_vector_env("vln/GoToObject-v0", 4), 16, 0))

@@ -14,7 +14,9 @@ from gymnasium import spaces
 
 pytest.importorskip("minigrid")
 
-from vln.collect import ExpertPolicy, RandomPolicy, run_episodes  # noqa: E402
+from vln.collection import run_episodes
+
+from vln.policies import ExpertPolicy, RandomPolicy  # noqa: E402
 from vln.contract import check_env  # noqa: E402
 from vln.environments import make_vector_env  # noqa: E402
 from vln.minigrid_adapter import MiniGridAdapter, make_minigrid_env  # noqa: E402

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vln.collect import ExpertPolicy, run_episodes
+from vln.collection import run_episodes
+
+from vln.policies import ExpertPolicy
 from vln.config import preset
 from vln.environments import make_vector_env
 from vln.train import run
@@ -59,7 +61,7 @@ def test_init_starts_from_a_saved_agent(tmp_path):
     rows = (tmp_path / "group" / "metrics.csv").read_text().splitlines()[1:]
     assert [row.split(",")[0] for row in rows] == ["rl", "rl"]
     # --pg-coef 0 (with no imitation mix and no entropy bonus) is the ablation: the policy stays as it was.
-    from vln.evaluation import load_checkpoint
+    from vln.checkpoint import load_checkpoint
 
     ablation = preset("tiny", env=WORD_ENV, out=str(tmp_path / "ablation"), init_agent=str(tmp_path / "il"),
                       rl_updates=3, rl_value_warmup=1, eval_episodes=0, pg_coef=0.0, il_mix=0.0, entropy_coef=0.0)

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import envs
-from vln.evaluation import evaluate, load_checkpoint
-from vln.rollouts import DEFAULT_HOLD_S, rollout, write_sample_video
+from vln.checkpoint import load_checkpoint
+from vln.evaluation import evaluate
+from vln.recording import DEFAULT_HOLD_S, rollout, write_sample_video
 from vln.video import (
     HOT, EpisodeFrames, VideoRecorder, VideoWriter, attention_shade, even_pad, most_active_cells, probe_video,
     word_weights, write_video,
@@ -46,9 +47,9 @@ def tiny_agent():
     import keras
 
     from agents import AgentConfig, VLNAgent
-    from vln.collect import sample_missions
+    from vln.collection import sample_missions
     from vln.environments import make_vector_env
-    from vln.tokenizer import Vocabulary
+    from agents.vocabulary import Vocabulary
 
     keras.utils.set_random_seed(0)
     missions = []
@@ -85,7 +86,7 @@ def test_writer_errors_and_abort(tmp_path):
 
 # ----------------------------------------------------------------------------- frames
 def test_word_weights_follow_the_tokenizer():
-    from vln.tokenizer import tokenize
+    from agents.vocabulary import tokenize
 
     att = np.array([0.1, 0.2, 0.3, 0.4])
     words = word_weights("Don't stop, now go!", att, tokenize)  # tokens: don t stop now go
@@ -96,7 +97,7 @@ def test_word_weights_follow_the_tokenizer():
 
 
 def test_frame_shades_the_attended_word():
-    from vln.tokenizer import tokenize
+    from agents.vocabulary import tokenize
 
     scene = np.zeros((100, 300, 3), np.uint8)
     drawer = EpisodeFrames("go to the red ball", tokenize, title="t")

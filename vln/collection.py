@@ -1,4 +1,4 @@
-"""Batched rollouts on a vector env: policies (expert, random, agent) and recorded trajectories.
+"""The rollout engine: episodes run batched on a vector env, recorded as trajectories.
 
 Episodes are run in *waves*: every env of the vector env is reset with its own seed, and
 the wave lasts until each env's episode has ended (later autoreset episodes are ignored).
@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vln.policies import Policy
 
 import numpy as np
 
@@ -37,127 +40,6 @@ class Trajectory:
     @property
     def success(self) -> bool:
         return bool(self.info.get("success", False))
-
-
-class Policy(Protocol):
-    """What drives a wave: told the missions at its start, then asked for a batch of actions."""
-
-    def begin(self, missions: Sequence[str]) -> None: ...
-
-    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
-
-    # Optional: ``restart(idx, missions)`` starts new episodes in envs ``idx`` mid-run
-    # (streamed collection, see ``run_stream``); policies without it are run in waves.
-
-
-class ExpertPolicy:
-    """Follows ``info["expert_action"]``.
-
-    With ``noise > 0`` it takes a random action from ``noise_actions`` with that
-    probability (DART-style disturbed demonstrations): the states drift off the expert's
-    path, while the recorded labels stay the expert's, so imitation also learns to
-    recover, without needing a trained agent to drive.
-    """
-
-    def __init__(self, noise: float = 0.0, noise_actions: Sequence[int] = (), seed: int = 0) -> None:
-        if noise > 0 and not noise_actions:
-            raise ValueError("noise needs the actions to draw from (noise_actions)")
-        self.noise, self.noise_actions = float(noise), np.asarray(noise_actions, np.int64)
-        self.rng = np.random.default_rng(seed)
-
-    def begin(self, missions: Sequence[str]) -> None:
-        pass
-
-    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
-        pass
-
-    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        if (expert < 0).any():
-            raise ValueError("the expert policy needs info['expert_action'] from the env, which it does not give")
-        actions = expert.astype(np.int64)
-        if self.noise > 0:
-            disturb = self.rng.random(len(actions)) < self.noise
-            actions = np.where(disturb, self.rng.choice(self.noise_actions, size=len(actions)), actions)
-        return actions, {}
-
-
-class RandomPolicy:
-    """Uniformly random actions (seeded)."""
-
-    def __init__(self, num_actions: int, seed: int = 0) -> None:
-        self.num_actions, self.rng = int(num_actions), np.random.default_rng(seed)
-
-    def begin(self, missions: Sequence[str]) -> None:
-        self.n = len(missions)
-
-    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
-        pass
-
-    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return self.rng.integers(0, self.num_actions, size=len(images)), {}
-
-
-class AgentPolicy:
-    """The agent, stepping a whole batch through its compiled single-step call.
-
-    mode "greedy" takes the most likely action, "sample" samples from the policy. With
-    ``beta > 0`` each action is the expert's with probability beta (DAgger's mixture).
-    """
-
-    def __init__(self, agent, mode: str = "greedy", beta: float = 0.0, seed: int = 0, max_words: int | None = None) -> None:
-        if mode not in ("greedy", "sample"):
-            raise ValueError(f"mode must be 'greedy' or 'sample', got {mode!r}")
-        self.agent, self.mode, self.beta = agent, mode, float(beta)
-        self.rng = np.random.default_rng(seed)
-        self.max_words = max_words
-        self.no_action = int(agent.config.num_actions)
-
-    def begin(self, missions: Sequence[str]) -> None:
-        self.missions = list(missions)
-        tokens = self.agent.vocab.encode_batch(self.missions, max_len=self.max_words)
-        self.tokens = tokens
-        self.enc = self.agent.encode_instruction(tokens)
-        self.state = self.agent.initial_state(len(missions))
-        self.prev = np.full(len(missions), self.no_action, np.int32)
-
-    def restart(self, idx: np.ndarray, missions: Sequence[str]) -> None:
-        """New episodes in envs ``idx``: their instructions encoded, state and previous action reset."""
-        for i, m in zip(np.asarray(idx).tolist(), missions):
-            self.missions[i] = m
-        # The whole batch is re-encoded (one compiled shape with max_words; the other rows
-        # come out the same).
-        self.tokens = self.agent.vocab.encode_batch(self.missions, max_len=self.max_words)
-        self.enc = self.agent.encode_instruction(self.tokens)
-        self.state = {k: np.array(v) for k, v in self.state.items()}
-        for v in self.state.values():
-            v[idx] = 0.0
-        self.prev = self.prev.copy()
-        self.prev[idx] = self.no_action
-
-    def act(self, images: np.ndarray, expert: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        out = self.agent.step(self.enc, images, self.prev, self.state)
-        logits = np.asarray(out["logits"], np.float64)
-        if self.mode == "greedy":
-            actions = logits.argmax(axis=1)
-        else:
-            p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            actions = (p.cumsum(axis=1) > self.rng.random((len(p), 1))).argmax(axis=1)
-        if self.beta > 0:
-            use_expert = (self.rng.random(len(actions)) < self.beta) & (expert >= 0)
-            actions = np.where(use_expert, expert, actions)
-        self.state = {"state_h": out["state_h"], "state_c": out["state_c"]}
-        self.prev = actions.astype(np.int32)
-        return actions.astype(np.int64), {"values": np.asarray(out["value"]).reshape(-1), "attention": np.asarray(out["attention"])}
-
-
-def movement_actions(env) -> list[int]:
-    """Actions that do not end the episode, by the env's ``metadata["action_names"]`` if given."""
-    n = int(env.single_action_space.n)
-    names = env.metadata.get("action_names")
-    if names is None:
-        return list(range(n))
-    return [a for a in range(n) if str(names[a]).lower() not in ("stop", "done")]
 
 
 def end_info(info: dict[str, Any], i: int) -> dict[str, Any]:
@@ -267,13 +149,13 @@ def _expert(info: dict[str, Any], n: int) -> np.ndarray:
 
 
 def supports_partial_reset(env) -> bool:
-    """Whether ``env.reset(options={"reset_mask": ...})`` resets only some envs (Gymnasium 1.x vector envs)."""
-    from gymnasium.vector import AsyncVectorEnv, SyncVectorEnv
+    """Whether ``env.reset(options={"reset_mask": ...})`` resets only some envs.
 
-    from envs.nav_env import VLNVectorEnv
-    from envs.parallel import ShardedVectorEnv
-
-    return isinstance(env, (VLNVectorEnv, ShardedVectorEnv, SyncVectorEnv, AsyncVectorEnv))
+    Gymnasium 1.x vector envs declare their autoreset mode in ``metadata["autoreset_mode"]``
+    and take a ``reset_mask`` (Gymnasium's own, the built-in native and sharded ones); an
+    env that declares no mode is run in waves.
+    """
+    return getattr(env, "metadata", {}).get("autoreset_mode") is not None
 
 
 def run_episodes(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:

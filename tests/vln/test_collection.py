@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from vln.collect import AgentPolicy, ExpertPolicy, run_episodes, run_stream, run_wave
+from vln.collection import run_episodes, run_stream, run_wave
+
+from vln.policies import AgentPolicy, ExpertPolicy
 from vln.environments import make_vector_env
 
 
@@ -36,8 +38,8 @@ def test_stream_equals_waves_expert(env_id):
 def test_stream_equals_waves_greedy_agent():
     """The agent's per-env restart (instruction, state, previous action) is exact."""
     from agents import AgentConfig, VLNAgent
-    from vln.collect import sample_missions
-    from vln.tokenizer import Vocabulary
+    from vln.collection import sample_missions
+    from agents.vocabulary import Vocabulary
 
     import keras
 

@@ -1,10 +1,10 @@
-"""Tests for vln.tokenizer.Vocabulary."""
+"""Tests for agents.vocabulary.Vocabulary."""
 
 import json
 
 import numpy as np
 
-from vln.tokenizer import PAD_ID, UNK_ID, Vocabulary
+from agents.vocabulary import PAD_ID, UNK_ID, Vocabulary
 
 TEXTS = ["Go to the red ball.", "Turn LEFT at the blue door, then go to the ball!"]
 

@@ -5,12 +5,10 @@ waves on a vector env (the same waves as evaluation, so the same seeds give the 
 episodes), records what each env shows at every step, and draws one annotated video per
 episode (see ``vln.video.EpisodeFrames``).
 
-What a frame shows depends on the env:
-
-- the built-in envs (their vector env holds an ``EpisodeBatch``): ``compose_frame``, the
-  first-person view beside the top-down map with the path so far and the goal;
-- any other env made with ``render_mode="rgb_array"``: its ``render()`` frame;
-- otherwise the observation image, upscaled.
+A frame is the env's ``render()`` where it renders ``rgb_array`` frames (an env given by
+name is made so where it takes ``render_mode``; the built-in envs show the first-person
+view beside the top-down map with the path so far and the goal), else the observation
+image, upscaled.
 """
 
 from __future__ import annotations
@@ -25,9 +23,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv, VectorWrapper
 
-from vln.collect import Policy, Trajectory, run_wave
-from vln.evaluation import check_policy_fits, default_split, make_policy
+from vln.collection import Trajectory, run_wave
+from vln.contract import validate_env
+from vln.evaluation import default_split
 from vln.metrics import episode_metrics
+from vln.policies import Policy, check_policy_fits, make_policy
 
 DEFAULT_HOLD_S = 1.5  # the last frame (SUCCESS / FAIL) stays this long
 
@@ -43,34 +43,24 @@ class _SceneRecorder(VectorWrapper):
         self.record = record
         self.scenes: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
         self.live = np.zeros(self.num_envs, bool)
+        # Where render() frames start with the first-person view upscaled (the env's
+        # metadata says by how much), the video labels the view and the map apart.
+        self.view_scale = (env.metadata or {}).get("render_view_scale")
         self.view_width: int | None = None
-        self._scene = self._scene_source()
 
-    def _scene_source(self):
-        from envs.nav_env import EpisodeBatch, compose_frame
-
-        base = self.env.unwrapped
-        batch = getattr(base, "batch", None)
-        if isinstance(batch, EpisodeBatch) and batch.n == self.num_envs:
-            self.view_width = None  # set from the first image
-            return lambda images: [compose_frame(batch, i, images[i]) for i in range(self.num_envs)]
-        subs = getattr(base, "envs", None)
-        if subs is not None and all(isinstance(getattr(e.unwrapped, "batch", None), EpisodeBatch) for e in subs):
-            return lambda images: [compose_frame(e.unwrapped.batch, 0, images[i]) for i, e in enumerate(subs)]
+    def _scene(self, images: np.ndarray) -> list[np.ndarray]:
         if getattr(self.env, "render_mode", None) == "rgb_array":
-            def render(images):
-                frames = self.env.render()
-                if frames is None or len(frames) != self.num_envs:
-                    return [_upscale(img) for img in images]
+            frames = self.env.render()
+            if frames is not None and len(frames) == self.num_envs:
                 return [np.asarray(f) for f in frames]
-            return render
-        return lambda images: [_upscale(img) for img in images]
+        return [_upscale(img) for img in images]
 
     def _capture(self, images: np.ndarray) -> None:
         if not self.record or not self.live.any():
             return
-        if self.view_width is None and np.asarray(images).ndim == 4:
-            self.view_width = int(images.shape[2]) * 4
+        if (self.view_scale and self.view_width is None and np.asarray(images).ndim == 4
+                and getattr(self.env, "render_mode", None) == "rgb_array"):
+            self.view_width = int(images.shape[2]) * int(self.view_scale)
         frames = self._scene(images)
         for i in np.flatnonzero(self.live):
             self.scenes[i].append(np.asarray(frames[i], np.uint8))
@@ -114,28 +104,17 @@ class _StateTap:
         return actions, extras
 
 
-def _is_builtin(env) -> bool:
-    from envs.nav_env import EpisodeBatch
-
-    base = env.unwrapped
-    if isinstance(getattr(base, "batch", None), EpisodeBatch):
-        return True
-    subs = getattr(base, "envs", None)
-    return bool(subs) and all(isinstance(getattr(e.unwrapped, "batch", None), EpisodeBatch) for e in subs)
-
-
-def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env_kwargs: dict | None):
-    """(vector env, owned) from an id, a vector env or a single env."""
+def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env_kwargs: dict | None,
+                render: bool):
+    """(vector env, owned) from an id (made to render frames when ``render``), a vector env or a single env."""
     if isinstance(env, str):
         from vln.environments import make_vector_env
 
         split = split or default_split(env)
         n = num_envs or min(episodes, 4)
-        return make_vector_env(env, n, split, env_kwargs), True
+        return make_vector_env(env, n, split, env_kwargs, render_mode="rgb_array" if render else None), True
     if split is not None or env_kwargs:
         raise ValueError("split and env_kwargs apply to an env given by name; this env is already made")
-    from vln.contract import validate_env
-
     if isinstance(env, VectorEnv):
         validate_env(env)
         return env, False
@@ -147,20 +126,22 @@ def _vector_env(env, episodes: int, num_envs: int | None, split: str | None, env
     raise TypeError(f"env must be an id, a gymnasium.Env or a VectorEnv, got {type(env).__name__}")
 
 
-def _action_names(env) -> Sequence[str] | None:
-    names = getattr(env.unwrapped, "action_names", None)
-    if names is None:
-        names = (getattr(env, "metadata", None) or {}).get("action_names")  # declared by the env
-    if names is None and hasattr(env.unwrapped, "envs"):
-        names = getattr(env.unwrapped.envs[0].unwrapped, "action_names", None)
+def _action_names(env) -> Sequence[str]:
+    """The env's ``metadata["action_names"]``, else the action ids."""
+    names = (getattr(env, "metadata", None) or {}).get("action_names")
     if names is not None:
-        return list(names)
-    if _is_builtin(env):
-        from envs.core.constants import ACTION_NAMES
+        return [str(n) for n in names]
+    return [str(a) for a in range(int(getattr(env.single_action_space, "n", 0)))]
 
-        return ACTION_NAMES
-    n = int(getattr(env.single_action_space, "n", 0))
-    return [str(a) for a in range(n)]
+
+def _max_steps(env) -> int | None:
+    """The env's step limit where it states one (the optional ``max_steps`` attribute of the
+    env contract, on the vector env or its first sub-env), for the video's step counter."""
+    base = env.unwrapped
+    steps = getattr(base, "max_steps", None)
+    if steps is None and hasattr(base, "envs"):
+        steps = getattr(base.envs[0].unwrapped, "max_steps", None)
+    return steps
 
 
 def episode_result(traj: Trajectory) -> dict[str, Any]:
@@ -186,7 +167,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
 
     Args:
         agent_or_policy: a VLN agent (greedy unless ``mode="sample"``), "expert", "random",
-            or any ``vln.collect.Policy``.
+            or any ``vln.policies.Policy``.
         env: a Gymnasium id (or ``package.module:Class``), a ``VectorEnv``, or a single
             ``gymnasium.Env`` (driven one episode at a time).
         episodes: how many episodes.
@@ -221,7 +202,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
             raise VideoUnavailable(reason)
 
         Path(video_dir).mkdir(parents=True, exist_ok=True)
-    venv, owned = _vector_env(env, episodes, num_envs, split, env_kwargs)
+    venv, owned = _vector_env(env, episodes, num_envs, split, env_kwargs, render=video_dir is not None)
     try:
         n_actions = int(getattr(venv.single_action_space, "n", 0)) or None
         policy = make_policy(agent_or_policy, n_actions, seed, max_words, mode)
@@ -234,9 +215,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
         fps = float(fps or venv.metadata.get("render_fps") or 8)
         hold = int(round(DEFAULT_HOLD_S * fps)) if hold is None else max(1, int(hold))
         names = _action_names(venv)
-        max_steps = getattr(venv.unwrapped, "max_steps", None)
-        if max_steps is None and hasattr(venv.unwrapped, "envs"):
-            max_steps = getattr(venv.unwrapped.envs[0].unwrapped, "max_steps", None)
+        max_steps = _max_steps(venv)
         results: list[dict[str, Any]] = []
         n = venv.num_envs
         while len(results) < episodes:
@@ -257,7 +236,7 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
                     path = Path(video_dir) / f"{_safe(name_prefix)}-{len(results):03d}-seed{traj.seed}.mp4"
                     row["video"] = str(write_episode_video(
                         path, traj, recorder.scenes[i], tokenize=tokenize, action_names=names, fps=fps, hold=hold,
-                        view_width=recorder.view_width if _is_builtin(venv) else None, cells=cells,
+                        view_width=recorder.view_width, cells=cells,
                         title=f"{label}  seed {traj.seed}", max_steps=max_steps,
                         still=still if not results else None))
                 recorder.scenes[i] = []

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from agents import AgentConfig, VLNAgent
-from vln.collect import Trajectory
-from vln.sequences import discounted_returns, group_samples, imitation_samples, reinforce_samples, train_minibatch
-from vln.tokenizer import Vocabulary
+from vln.collection import Trajectory
+from vln.batching import minibatch_arrays
+from vln.objectives import discounted_returns, group_samples, imitation_samples, objective, reinforce_samples
+from vln.optimiser import update_chunks
+from agents.vocabulary import Vocabulary
 
 
 def _traj(t: int, rng, success=True) -> Trajectory:
@@ -70,6 +72,7 @@ def test_truncated_bptt_carries_the_state():
                                      "state_h": first["state_h"], "state_c": first["state_c"]})
     np.testing.assert_allclose(second["logits"], full["logits"][:, c:], atol=1e-4)
     # And a training minibatch longer than the chunk runs chunk by chunk.
-    agent.compile_for_training(learning_rate=1e-3, value_coef=0.0, entropy_coef=0.0)
-    stats, frames = train_minibatch(agent, imitation_samples([_traj(7, rng), _traj(2, rng)]), chunk=3, max_words=8)
-    assert frames == 9 and np.isfinite(stats["loss"])
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-3)
+    feed = minibatch_arrays(agent, imitation_samples([_traj(7, rng), _traj(2, rng)]), chunk=3, max_words=8)
+    stats = update_chunks(agent, feed, chunk=3)
+    assert feed["mask"].sum() == 9 and np.isfinite(stats["loss"])

@@ -1,0 +1,62 @@
+"""Minibatches from samples: shuffled, bucketed by length, padded to a multiple of the chunk.
+
+Every minibatch has the same shape (batch_size, a multiple of ``chunk``), so the compiled
+training step never retraces; sorting by length within windows keeps the padding small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vln.objectives import Sample
+
+BUCKET_BATCHES = 32  # minibatches per length-sorting window
+
+
+def minibatch_order(lengths: np.ndarray, epochs: float, batch_size: int, rng: np.random.Generator) -> np.ndarray:
+    """(updates, b) sample indices: ``epochs`` passes in random minibatches of ``b = min(batch_size, n)``.
+
+    Within windows of ``BUCKET_BATCHES`` minibatches the samples are sorted by length, so a
+    minibatch's padding (up to its longest episode) stays small; then the batches are shuffled.
+    """
+    n = len(lengths)
+    b = min(batch_size, n)
+    updates = max(1, int(round(epochs * n / b)))
+    order = np.concatenate([rng.permutation(n) for _ in range(int(np.ceil(updates * b / n)) + 1)])[: updates * b]
+    window = BUCKET_BATCHES * b
+    for start in range(0, len(order), window):
+        part = order[start : start + window]
+        order[start : start + window] = part[np.argsort(lengths[part], kind="stable")]
+    return order.reshape(updates, b)[rng.permutation(updates)]
+
+
+def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> dict[str, np.ndarray]:
+    """The minibatch as padded (B, T) arrays, T a multiple of ``chunk``, and (B, max_words) tokens."""
+    b = len(batch)
+    lengths = np.array([len(s.traj) for s in batch])
+    t_pad = int(np.ceil(lengths.max() / chunk) * chunk)
+    h, w, c = batch[0].traj.images.shape[1:]
+    images = np.zeros((b, t_pad, h, w, c), np.uint8)
+    prev = np.full((b, t_pad), agent.config.num_actions, np.int32)
+    targets = np.zeros((b, t_pad), np.int32)
+    weights = np.zeros((b, t_pad), np.float32)
+    mask = np.zeros((b, t_pad), np.float32)
+    returns = np.zeros((b, t_pad), np.float32)
+    value_mask = np.zeros((b, t_pad), np.float32)
+    for i, s in enumerate(batch):
+        t = len(s.traj)
+        images[i, :t] = s.traj.images
+        prev[i, 1:t] = s.traj.actions[: t - 1]
+        targets[i, :t] = s.targets
+        weights[i, :t] = s.weights
+        mask[i, :t] = 1.0
+        if s.returns is not None:
+            returns[i, :t] = s.returns
+            value_mask[i, :t] = 1.0
+    tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
+    if tokens.shape[1] < max_words:
+        tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
+    return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
+            "mask": mask, "returns": returns, "value_mask": value_mask}

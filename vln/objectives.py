@@ -1,0 +1,122 @@
+"""The training objectives: what each step of an episode is pushed towards, and the loss.
+
+Imitation and REINFORCE share one weighted cross-entropy. Each step of a ``Sample`` has a
+target action and a weight:
+
+- imitation: the expert's action, weight 1 (``il_mix`` for the demonstrations mixed into
+  REINFORCE);
+- REINFORCE: the action taken, weight ``pg_coef`` times its advantage, against the value
+  head (``reinforce_samples``) or a leave-one-out group mean (``group_samples``).
+
+``loss_terms`` is the loss the agent minimises (``VLNAgent.compile_for_training(objective=...)``),
+its terms named as metrics.csv logs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vln.collection import Trajectory
+
+
+@dataclass
+class Sample:
+    """A trajectory with its per-step training targets."""
+
+    traj: Trajectory
+    targets: np.ndarray  # (T,) int: the action to make more (or less) likely
+    weights: np.ndarray  # (T,) float: its weight
+    returns: np.ndarray | None = None  # (T,) float: value targets, or None for no value loss
+
+
+def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0) -> list[Sample]:
+    """Expert labels on every visited state, weight ``weight``."""
+    out = []
+    for t in trajs:
+        if (t.expert < 0).any():
+            raise ValueError("imitation needs info['expert_action'] on every step; this env gives none")
+        out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32)))
+    return out
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    out = np.zeros(len(rewards), np.float64)
+    acc = 0.0
+    for i in range(len(rewards) - 1, -1, -1):
+        acc = rewards[i] + gamma * acc
+        out[i] = acc
+    return out
+
+
+def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, pg_coef: float = 1.0, normalize: bool = True) -> list[Sample]:
+    """Taken actions weighted by ``pg_coef`` times the advantage (return minus the value baseline)."""
+    returns = [discounted_returns(t.rewards, gamma) for t in trajs]
+    adv = [r - t.values for r, t in zip(returns, trajs)]
+    if normalize and adv:
+        flat = np.concatenate(adv)
+        mean, scale = flat.mean(), flat.std() + 1e-6
+        adv = [(a - mean) / scale for a in adv]
+    return [Sample(t, t.actions, a.astype(np.float32) * pg_coef, r.astype(np.float32)) for t, a, r in zip(trajs, adv, returns)]
+
+
+def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef: float = 1.0,
+                  normalize: bool = True) -> list[Sample]:
+    """Taken actions weighted by a leave-one-out group baseline (RLOO, Kool et al. 2019).
+
+    ``trajs`` come in consecutive groups of ``group`` sampled episodes of the same seeded
+    episode (same layout, start and instruction). An episode's advantage, on each of its
+    steps, is its return minus the mean return of the others in its group: layout and
+    route difficulty, which dominate a return, cancel out, so the weights say which
+    behaviours did better on the same task. The value head still gets its returns.
+    Weights are ``pg_coef`` times the advantage.
+    """
+    if group < 2:
+        raise ValueError(f"a group baseline needs at least 2 episodes per group, got {group}")
+    if len(trajs) % group:
+        raise ValueError(f"{len(trajs)} episodes do not split into groups of {group}")
+    totals = np.array([float(np.sum(t.rewards)) for t in trajs]).reshape(-1, group)
+    adv = (totals - (totals.sum(axis=1, keepdims=True) - totals) / (group - 1)).reshape(-1)
+    if normalize:
+        adv = adv / (adv.std() + 1e-6)
+    return [Sample(t, t.actions, np.full(len(t), a, np.float32) * pg_coef,
+                   discounted_returns(t.rewards, gamma).astype(np.float32)) for t, a in zip(trajs, adv)]
+
+
+def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float) -> dict[str, Any]:
+    """The loss of one teacher-forced minibatch, and its named terms (Keras ops, any backend).
+
+    ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask`` (all (B, T));
+    ``y_pred`` the agent's ``logits`` (B, T, A) and ``value`` (B, T). Returns ``loss`` and
+    ``policy_loss`` (the weighted cross-entropy), ``entropy``, ``value_loss`` (times
+    ``value_coef``).
+    """
+    from keras import ops
+
+    logits, value = y_pred["logits"], y_pred["value"]
+    num_actions = logits.shape[-1]
+    # Clip so padded steps holding e.g. -1 stay valid indices (their weight is 0).
+    actions = ops.clip(ops.cast(y["actions"], "int32"), 0, num_actions - 1)
+    weights = ops.cast(y["weights"], "float32")
+    mask = ops.cast(y["mask"], "float32")
+    returns = ops.cast(y["returns"], "float32")
+    value_mask = ops.cast(y["value_mask"], "float32")
+
+    logp = ops.log_softmax(logits, axis=-1)
+    cross_entropy = -ops.sum(ops.one_hot(actions, num_actions) * logp, axis=-1)
+    entropy_t = -ops.sum(ops.exp(logp) * logp, axis=-1)
+    steps = ops.maximum(ops.sum(mask), 1.0)
+    policy_loss = ops.sum(weights * cross_entropy) / steps
+    entropy = ops.sum(mask * entropy_t) / steps
+    value_loss = value_coef * ops.sum(value_mask * ops.square(value - returns)) / ops.maximum(ops.sum(value_mask), 1.0)
+    loss = policy_loss - entropy_coef * entropy + value_loss
+    return {"loss": loss, "policy_loss": policy_loss, "entropy": entropy, "value_loss": value_loss}
+
+
+def objective(value_coef: float = 0.5, entropy_coef: float = 0.01) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+    """``loss_terms`` with its coefficients bound: what ``VLNAgent.compile_for_training`` takes."""
+    return functools.partial(loss_terms, value_coef=float(value_coef), entropy_coef=float(entropy_coef))

@@ -1,0 +1,99 @@
+"""The optimiser loop: minibatch after minibatch, each trained by truncated BPTT.
+
+``fit`` trains an agent on samples for some epochs; ``update_chunks`` trains one padded
+minibatch chunk by chunk, the recurrent state carried across chunks. A NaN or infinite
+loss stops training at once (``NonFiniteLoss``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from vln.batching import minibatch_arrays, minibatch_order
+from vln.objectives import Sample
+
+
+class NonFiniteLoss(FloatingPointError):
+    """A training step gave a NaN or infinite loss; ``update`` is its minibatch (1-based)."""
+
+    update: int = 0
+
+
+def fit(
+    agent,
+    samples: Sequence[Sample],
+    *,
+    epochs: float,
+    batch_size: int,
+    chunk: int,
+    max_words: int,
+    rng: np.random.Generator,
+    on_step: Callable[[dict[str, float], int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> dict[str, float]:
+    """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
+
+    Returns the mean of the loss terms over the minibatches trained; ``on_step(stats,
+    frames)`` is called per minibatch, and training ends early once ``stop()`` is true
+    (e.g. a run's time budget is spent).
+    """
+    if not samples:
+        raise ValueError("no training samples")
+    batches = minibatch_order(np.array([len(s.traj) for s in samples]), epochs, batch_size, rng)
+    updates = len(batches)
+    totals: dict[str, float] = {}
+    done = 0
+
+    def arrays(u: int) -> dict[str, np.ndarray]:
+        return minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words)
+
+    # The next minibatch's padded arrays are assembled in a thread (NumPy copies release the
+    # GIL) while the current one trains: on a GPU the assembly would otherwise idle it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(arrays, 0)
+        for u in range(updates):
+            if done and stop is not None and stop():
+                break
+            feed = upcoming.result()
+            if u + 1 < updates:
+                upcoming = pool.submit(arrays, u + 1)
+            try:
+                stats = update_chunks(agent, feed, chunk=chunk)
+            except NonFiniteLoss as exc:
+                exc.update = u + 1
+                raise
+            for k, v in stats.items():
+                totals[k] = totals.get(k, 0.0) + v
+            done += 1
+            if on_step is not None:
+                on_step(stats, int(feed["mask"].sum()))
+    return {k: v / done for k, v in totals.items()}
+
+
+def update_chunks(agent, arrays: dict[str, np.ndarray], *, chunk: int) -> dict[str, float]:
+    """Train on ``minibatch_arrays`` output chunk by chunk, the recurrent state carried across."""
+    mask = arrays["mask"]
+    b, t_pad = mask.shape
+    state = agent.initial_state(b)
+    totals: dict[str, float] = {}
+    n_chunks = t_pad // chunk
+    for k in range(n_chunks):
+        sl = slice(k * chunk, (k + 1) * chunk)
+        if not mask[:, sl].any():
+            break
+        feed = {key: (v if key == "tokens" else v[:, sl]) for key, v in arrays.items()}
+        feed.update(state)
+        if k + 1 < n_chunks and mask[:, (k + 1) * chunk :].any():
+            # The state entering the next chunk, from this chunk's forward pass.
+            out = agent.sequence_forward(feed)
+            state = {"state_h": out["state_h"], "state_c": out["state_c"]}
+        stats = agent.train_batch(feed)
+        if not np.isfinite(stats["loss"]):
+            # Stop at once: the step has already applied its update, and more would spread it.
+            raise NonFiniteLoss(f"the loss is {stats['loss']}")
+        for key, v in stats.items():
+            totals[key] = totals.get(key, 0.0) + v / n_chunks
+    return totals

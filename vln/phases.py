@@ -1,0 +1,201 @@
+"""The training phases, one function each, in the order ``vln.train.run`` calls them.
+
+1. ``demonstrations``: the expert's (disturbed) demonstrations, for imitation and for the
+   imitation loss mixed into REINFORCE.
+2. ``behaviour_cloning``: imitation of the demonstrations.
+3. ``dagger``: rounds in which the agent drives and the expert labels; the data aggregates.
+4. ``reinforce``: policy-gradient updates on sampled episodes, with the imitation mix.
+5. ``evaluate_splits``: greedy held-out evaluation (unseen, then seen layouts).
+
+Each phase function returns at once where the run has already completed it (``--resume``),
+and ends with ``run.complete(phase, agent)``, which checkpoints. A new phase (PPO, say) is a
+function here, called from ``vln.train.run``, with its loss terms in ``vln.objectives``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vln.checkpoint import atomic_write_json, kill_point
+from vln.collection import run_episodes, run_wave
+from vln.config import TrainConfig
+from vln.evaluation import evaluate
+from vln.objectives import Sample, group_samples, imitation_samples, objective, reinforce_samples
+from vln.optimiser import NonFiniteLoss, fit
+from vln.policies import AgentPolicy, ExpertPolicy, movement_actions
+from vln.run_state import RunState
+
+# Seeds of each phase live in their own range, so phases never share episodes.
+IL_SEED, DAGGER_SEED, RL_SEED, VOCAB_SEED = 0, 10_000_000, 20_000_000, 30_000_000
+LOG_EVERY = 25  # imitation minibatches between metrics rows
+
+
+# ----------------------------------------------------------------------------- shared by the phases
+def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float, batch_size: int) -> dict[str, float]:
+    """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step."""
+    try:
+        return fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
+                   max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase), stop=run.out_of_time)
+    except NonFiniteLoss as exc:
+        raise NonFiniteLoss(f"{exc} in {run.training_now()}, minibatch {exc.update}; training stopped, {run.kept()}") from exc
+
+
+def _on_step(run: RunState, phase: str) -> Callable[[dict[str, float], int], None]:
+    count = 0
+
+    def on_step(stats: dict[str, float], frames: int) -> None:
+        nonlocal count
+        run.counters["train_frames"] += frames
+        count += 1
+        run.log.progress(phase, stats, run.counters["train_frames"])
+        if phase != "rl" and count % LOG_EVERY == 0:
+            run.log_row(phase, stats)
+        kill_point(f"{phase}-step")
+    return on_step
+
+
+def compile_imitation(run: RunState, agent) -> None:
+    config = run.config
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=config.lr,
+                               clipnorm=config.clipnorm)
+
+
+# ----------------------------------------------------------------------------- 1. demonstrations
+def demonstrations(run: RunState, env) -> tuple[list[Sample], list[Sample]]:
+    """(imitation samples, samples for REINFORCE's imitation mix), each [] where no phase left needs it.
+
+    The same seeds give the same demonstrations, also after ``--resume`` or ``--init``.
+    """
+    config, c = run.config, run.counters
+    mix_demos = config.il_mix > 0 and c["update"] < config.rl_updates
+    needed = config.il_episodes > 0 and (
+        run.pending("il") or (run.pending("dagger") and c["round"] < config.dagger_rounds) or mix_demos)
+    if not needed:
+        return [], []
+    expert = ExpertPolicy(config.il_noise, movement_actions(env), seed=config.seed)
+    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED))
+    mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix) if mix_demos else []
+    if run.pending("il"):
+        c["env_frames"] += sum(len(s.traj) for s in dataset)
+    return dataset, mix
+
+
+# ----------------------------------------------------------------------------- 2. behaviour cloning
+def behaviour_cloning(run: RunState, agent, dataset: list[Sample]) -> None:
+    if not run.pending("il"):
+        return
+    config = run.config
+    if config.il_episodes > 0:
+        compile_imitation(run, agent)
+        stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size)
+        run.log_row("il", stats)
+    run.complete("il", agent)
+
+
+# ----------------------------------------------------------------------------- 3. DAgger
+def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
+    """Round k: the agent samples, taking the expert's action with probability beta * 0.5**k;
+    the expert labels every visited state, and the agent trains on all data so far."""
+    if not run.pending("dagger"):
+        return
+    config, c = run.config, run.counters
+    if config.dagger_rounds > 0 and config.il_episodes == 0:
+        raise ValueError("DAgger needs imitation data: set --il-episodes > 0 or --dagger-rounds 0")
+
+    def episodes(k: int):
+        policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k,
+                             max_words=config.max_words)
+        return run_episodes(env, policy, config.dagger_episodes, DAGGER_SEED + k * 1_000_000)
+
+    if c["round"] < config.dagger_rounds:
+        compile_imitation(run, agent)
+        for k in range(c["round"]):  # on resume, earlier rounds' data is re-collected with the restored agent
+            dataset += imitation_samples(episodes(k))
+    while c["round"] < config.dagger_rounds and not run.out_of_time():
+        trajs = episodes(c["round"])
+        c["env_frames"] += sum(len(t) for t in trajs)
+        dataset += imitation_samples(trajs)
+        stats = train(run, agent, "dagger", dataset, config.dagger_epochs, config.batch_size)
+        c["round"] += 1
+        run.log_row("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])))
+        run.save_checkpoint(agent)
+    run.complete("dagger", agent)
+
+
+# ----------------------------------------------------------------------------- 4. REINFORCE
+def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
+    """``rl_updates`` updates, each on ``num_envs`` sampled episodes plus ``num_envs`` expert
+    demonstrations at weight ``il_mix`` (EnvDrop's mixed imitation loss).
+
+    With the value baseline, the first ``rl_value_warmup`` updates fit the value head alone
+    (policy-gradient weight 0, no entropy bonus; the head reads stopped features, so the trunk
+    is untouched): imitation never trained it, and advantages from an untrained baseline are noise.
+    """
+    if not run.pending("rl"):
+        return
+    config, c = run.config, run.counters
+    if c["update"] == 0 and config.rl_updates > 0 and config.eval_episodes > 0:
+        # Held-out figures of the imitation agent, so the run shows what REINFORCE adds.
+        atomic_write_json(run.dir / "eval_before_rl.json", evaluate_splits(agent, config))
+    group = config.rl_baseline == "group"
+    warmup = 0 if group else config.rl_value_warmup  # the group baseline needs no fitting
+
+    def compile_rl(warming_up: bool) -> None:
+        # Imitation's larger learning rate is safe for the warm-up, and fits the baseline in a few updates.
+        agent.compile_for_training(objective(value_coef=config.value_coef, entropy_coef=0.0 if warming_up else config.entropy_coef),
+                                   learning_rate=config.lr if warming_up else config.rl_lr, clipnorm=config.clipnorm)
+
+    if c["update"] < config.rl_updates:
+        compile_rl(c["update"] < warmup)
+    while c["update"] < config.rl_updates and not run.out_of_time():
+        u = c["update"]
+        if u == warmup and u > 0:
+            compile_rl(False)
+        policy = AgentPolicy(agent, "sample", seed=config.seed * 7919 + u, max_words=config.max_words)
+        pg_coef = 0.0 if u < warmup else config.pg_coef
+        if group:
+            # num_envs / rl_group episodes, each sampled rl_group times side by side.
+            seeds = [RL_SEED + u * config.num_envs + i // config.rl_group for i in range(config.num_envs)]
+            trajs = run_wave(env, policy, seeds)
+            samples = group_samples(trajs, config.rl_group, config.gamma, pg_coef)
+        else:
+            trajs = run_episodes(env, policy, config.num_envs, RL_SEED + u * config.num_envs)
+            samples = reinforce_samples(trajs, config.gamma, pg_coef)
+        c["env_frames"] += sum(len(t) for t in trajs)
+        if u >= warmup and mix:
+            # Expert labels on the agent's own sampled states instead made it worse: off the
+            # route those labels are mostly turns and almost never STOP.
+            picks = run.rng.choice(len(mix), min(len(mix), config.num_envs), replace=False)
+            samples += [mix[i] for i in picks]
+        stats = train(run, agent, "rl", samples, 1.0, len(samples))
+        c["update"] += 1
+        run.log_row("rl", stats, success_rate=float(np.mean([t.success for t in trajs])))
+        kill_point("rl-update")  # logged, not yet checkpointed
+        if c["update"] % config.checkpoint_every == 0 or c["update"] == config.rl_updates:
+            run.save_checkpoint(agent)
+    run.complete("rl", agent)
+
+
+# ----------------------------------------------------------------------------- 5. evaluation
+def evaluate_splits(agent, config: TrainConfig) -> dict[str, Any]:
+    """Greedy held-out evaluation: val-unseen at the top level, val-seen under "seen".
+
+    An env without splits (no ``split`` argument, e.g. MiniGrid levels) is evaluated once,
+    on the evaluation seeds (disjoint from training's), reported as split "train" and
+    under "seen" too.
+    """
+    from vln.environments import has_splits
+
+    def one(split: str) -> dict[str, Any]:
+        summary, _ = evaluate(agent, config.env, config.eval_episodes, config.eval_seed, split, config.env_kwargs,
+                              num_envs=config.num_envs, max_words=config.max_words)
+        return summary
+
+    if not has_splits(config.env):
+        summary = one("train")
+        return {**summary, "split": "train", "seen": dict(summary)}
+    unseen, seen = one("unseen"), one("seen")
+    return {**unseen, "split": "unseen", "seen": seen}
