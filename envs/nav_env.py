@@ -24,7 +24,7 @@ from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
 from envs.render.topdown import render_topdown
 from envs.core.task import Task
-from envs.core.mission import SPLITS
+from envs.core.mission import check_split
 
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,.'-"
 MAX_MISSION_LENGTH = 512
@@ -251,8 +251,7 @@ class VLNEnv(gym.Env):
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.task, self.split, self.render_mode = task, split, render_mode
@@ -320,8 +319,7 @@ class VLNVectorEnv(VectorEnv):
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
         self.task, self.split, self.render_mode = task, split, render_mode

@@ -9,7 +9,7 @@ import numpy as np
 from envs.core.constants import WALL
 from envs.core.expert import DIR_VEC_LIST, UNREACHABLE, action_distances, cell_distances
 from envs.core.world import Episode
-from envs.core.mission import SPLITS
+from envs.core.mission import check_split
 
 _LAYOUT_SALT = 0x5EED_1A70
 _EPISODE_SALT = 0x5EED_E915
@@ -49,8 +49,7 @@ class Task(ABC):
         ``extras["cell_dist"]`` ((H, W) geodesic cells to the goal region), padded to
         ``max_grid``. A candidate whose goal is unreachable is drawn again.
         """
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         seeds = [int(s) for s in seeds]
         attempts = [0] * len(seeds)
         out: list[Episode | None] = [None] * len(seeds)
