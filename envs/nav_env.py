@@ -85,6 +85,21 @@ def check_actions(actions, n: int) -> np.ndarray:
     return arr
 
 
+def check_env_args(task: Task, split: str, render_mode: str | None, render_modes: Sequence[str],
+                   max_steps: int | None) -> int:
+    """The constructor checks both envs share (split, render mode, step limit); returns the step limit.
+
+    ``max_steps`` None means the task's ``default_max_steps``.
+    """
+    check_split(split)
+    if render_mode is not None and render_mode not in render_modes:
+        raise ValueError(f"render_mode must be one of {render_modes} or None, got {render_mode!r}")
+    limit = int(max_steps if max_steps is not None else task.default_max_steps)
+    if limit < 1:
+        raise ValueError(f"max_steps must be positive, got {max_steps}")
+    return limit
+
+
 class EpisodeBatch:
     """State of ``n`` episodes in padded arrays, stepped and rendered together."""
 
@@ -251,13 +266,8 @@ class VLNEnv(gym.Env):
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
-        check_split(split)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
-        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
         self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
@@ -319,14 +329,9 @@ class VLNVectorEnv(VectorEnv):
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
-        check_split(split)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
         self.num_envs = int(num_envs)
-        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
         self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
