@@ -69,19 +69,42 @@ def reset_indices(options: dict | None, n: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+ACTIONS_HELP = "actions are 0 forward, 1 left, 2 right, 3 stop"
+
+
 def check_actions(actions, n: int) -> np.ndarray:
-    """Actions as an int array of shape (n,), or a ValueError that says what is wrong."""
+    """Actions as an int array of shape (n,), or a ValueError that says what is wrong.
+
+    The vector envs' check: integers (or integral floats) in ``[0, NUM_ACTIONS)``.
+    """
     arr = np.asarray(actions)
     if arr.shape != (n,):
         raise ValueError(f"expected {n} action(s) of shape ({n},), got an array of shape {arr.shape}")
     if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
         raise ValueError(f"actions must be integers in [0, {NUM_ACTIONS}), got {arr.tolist()}")
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= NUM_ACTIONS)
+    return _check_action_range(arr.astype(np.int64))
+
+
+def check_action(action) -> int:
+    """The single env's one action as an int, or a ValueError "invalid action ...".
+
+    Stricter about type than ``check_actions``, as ``Discrete(4)``: a Python or numpy
+    integer or a 0-d integer array (no floats, strings or longer arrays); the range check
+    is the vector envs' own.
+    """
+    is_int = isinstance(action, (int, np.integer)) or (
+        isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu"
+    )
+    if not is_int:
+        raise ValueError(f"invalid action {action!r}: {ACTIONS_HELP}")
+    return int(_check_action_range(np.asarray(action).reshape(1))[0])
+
+
+def _check_action_range(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself when every action is in ``[0, NUM_ACTIONS)``, else a ValueError naming the first bad one."""
+    bad = np.asarray((arr < 0) | (arr >= NUM_ACTIONS), bool)  # object arrays (huge Python ints) give object masks
     if bad.any():
-        raise ValueError(
-            f"invalid action {arr[bad][0]}: actions are 0 forward, 1 left, 2 right, 3 stop"
-        )
+        raise ValueError(f"invalid action {arr[bad][0]}: {ACTIONS_HELP}")
     return arr
 
 
@@ -292,9 +315,7 @@ class VLNEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("the episode has ended: call reset() before step()")
-        if not self.action_space.contains(action) and not (np.ndim(action) == 0 and isinstance(action, (int, np.integer)) and 0 <= action < NUM_ACTIONS):
-            raise ValueError(f"invalid action {action!r}: actions are 0 forward, 1 left, 2 right, 3 stop")
-        a = np.array([int(action)])
+        a = np.array([check_action(action)])
         idx = np.array([0])
         reward, terminated, truncated = self.batch.step(a, idx)
         info: dict[str, Any] = {"expert_action": int(self.batch.expert_action(idx)[0])}
