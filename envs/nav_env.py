@@ -29,6 +29,9 @@ from envs.core.mission import check_split
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,.'-"
 MAX_MISSION_LENGTH = 512
 SHAPING_SCALE = 0.05  # reward per cell of progress toward the goal, with reward_shaping=True
+#: ``render()`` frames start at the left with the first-person view upscaled this many times
+#: (nearest neighbour), then the top-down map; both envs declare it as ``metadata["render_view_scale"]``.
+RENDER_VIEW_SCALE = 4
 
 
 def mission_space() -> spaces.Text:
@@ -279,13 +282,25 @@ _DOC_COMMON = """
     ``info["expert_action"]`` is given on reset and every step; at the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
     ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW).
+
+    ## Rendering
+    ``render_mode="rgb_array"``: ``render()`` gives one (H, W, 3) uint8 frame (a tuple of them
+    for the vector env): at the top left the first-person view upscaled
+    ``metadata["render_view_scale"]`` (4) times, nearest neighbour, then the top-down map
+    (walls, doors, objects, goal region, the agent and its path). Drawing the map needs
+    OpenCV; nothing else does.
 """
 
 
 class VLNEnv(gym.Env):
-    """A first-person navigation env over a ``Task`` (see the registered subclasses)."""
+    """A first-person navigation env over a ``Task`` (see the registered subclasses).
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "action_names": ACTION_NAMES}
+    ``metadata["render_view_scale"]``: ``render()`` frames start at the left with the
+    first-person view upscaled this many times (nearest neighbour), then the top-down map.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "action_names": ACTION_NAMES,
+                "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
@@ -341,10 +356,12 @@ class VLNVectorEnv(VectorEnv):
     Next-step autoreset (``metadata["autoreset_mode"]``): after an episode ends, the next
     ``step`` resets that env and ignores its action. Infos are arrays with ``_key`` masks;
     the end-of-episode entries are set only where an episode ended.
+    ``metadata["render_view_scale"]`` as in ``VLNEnv``: each of ``render()``'s frames starts
+    at the left with that env's first-person view upscaled this many times, then its map.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP,
-                "action_names": ACTION_NAMES}
+                "action_names": ACTION_NAMES, "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
@@ -443,8 +460,11 @@ class VLNVectorEnv(VectorEnv):
         return tuple(compose_frame(self.batch, i, self._images[i]) for i in range(self.num_envs))
 
 
-def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: int = 4) -> np.ndarray:
-    """The human frame: the first-person view (nearest-neighbour upscaled) beside the map."""
+def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: int = RENDER_VIEW_SCALE) -> np.ndarray:
+    """The human frame: the first-person view (nearest-neighbour upscaled) beside the map.
+
+    ``render()`` uses the default ``scale``, ``RENDER_VIEW_SCALE`` (``metadata["render_view_scale"]``).
+    """
     if view is None:
         view = batch.render(np.array([i]))[0]
     ep = batch.episodes[i]
