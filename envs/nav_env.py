@@ -287,8 +287,9 @@ _DOC_COMMON = """
     ``render_mode="rgb_array"``: ``render()`` gives one (H, W, 3) uint8 frame (a tuple of them
     for the vector env): at the top left the first-person view upscaled
     ``metadata["render_view_scale"]`` (4) times, nearest neighbour, then the top-down map
-    (walls, doors, objects, goal region, the agent and its path). Drawing the map needs
-    OpenCV; nothing else does.
+    (walls, doors, objects, goal region, the agent and its path). The frame size is not
+    padded to even numbers; a video writer pads it. Drawing the map needs OpenCV; nothing
+    else does.
 """
 
 
@@ -464,6 +465,7 @@ def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: i
     """The human frame: the first-person view (nearest-neighbour upscaled) beside the map.
 
     ``render()`` uses the default ``scale``, ``RENDER_VIEW_SCALE`` (``metadata["render_view_scale"]``).
+    The size is not padded (to even numbers, say): video writers do that.
     """
     if view is None:
         view = batch.render(np.array([i]))[0]
@@ -475,9 +477,8 @@ def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: i
     cell = max(4, big.shape[0] // max(gh, gw))
     top = render_topdown(ep.grid, ep.door_color, ep.objects, (int(batch.row[i]), int(batch.col[i])),
                          int(batch.heading[i]), path, ep.goal_region(), cell=cell)
-    # Even width and height, so H.264 in yuv420p (what browsers play) can encode it.
     h, w = max(big.shape[0], top.shape[0]), big.shape[1] + top.shape[1] + 8
-    canvas = np.zeros((h + h % 2, w + w % 2, 3), np.uint8)
+    canvas = np.zeros((h, w, 3), np.uint8)
     canvas[: big.shape[0], : big.shape[1]] = big
     canvas[: top.shape[0], big.shape[1] + 8 : big.shape[1] + 8 + top.shape[1]] = top
     return canvas

@@ -284,6 +284,17 @@ def test_rgb_array_render_is_view_beside_map(env_id):
     assert env2.render() is None
 
 
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_rgb_array_frames_are_not_padded(env_id):
+    """No padding (to even sizes, say: video writers do that). The last column is the map's
+    outer wall, the last row the view's or the map's."""
+    env = gymnasium.make(env_id, render_mode="rgb_array")
+    for seed in range(4):
+        env.reset(seed=seed)
+        frame = env.render()
+        assert frame[:, -1].any() and frame[-1].any(), (seed, frame.shape)
+
+
 def test_both_envs_declare_the_render_view_scale():
     for env_id in envs.ENV_IDS:
         env = gymnasium.make(env_id)
