@@ -24,11 +24,14 @@ from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
 from envs.render.topdown import render_topdown
 from envs.core.task import Task
-from envs.core.mission import SPLITS
+from envs.core.mission import check_split
 
 MISSION_CHARSET = string.ascii_lowercase + string.digits + " ,.'-"
 MAX_MISSION_LENGTH = 512
 SHAPING_SCALE = 0.05  # reward per cell of progress toward the goal, with reward_shaping=True
+#: ``render()`` frames start at the left with the first-person view upscaled this many times
+#: (nearest neighbour), then the top-down map; both envs declare it as ``metadata["render_view_scale"]``.
+RENDER_VIEW_SCALE = 4
 
 
 def mission_space() -> spaces.Text:
@@ -69,20 +72,58 @@ def reset_indices(options: dict | None, n: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+ACTIONS_HELP = "actions are 0 forward, 1 left, 2 right, 3 stop"
+
+
 def check_actions(actions, n: int) -> np.ndarray:
-    """Actions as an int array of shape (n,), or a ValueError that says what is wrong."""
+    """Actions as an int array of shape (n,), or a ValueError that says what is wrong.
+
+    The vector envs' check: integers (or integral floats) in ``[0, NUM_ACTIONS)``.
+    """
     arr = np.asarray(actions)
     if arr.shape != (n,):
         raise ValueError(f"expected {n} action(s) of shape ({n},), got an array of shape {arr.shape}")
     if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and np.all(arr == np.round(arr))):
         raise ValueError(f"actions must be integers in [0, {NUM_ACTIONS}), got {arr.tolist()}")
-    arr = arr.astype(np.int64)
-    bad = (arr < 0) | (arr >= NUM_ACTIONS)
+    return _check_action_range(arr.astype(np.int64))
+
+
+def check_action(action) -> int:
+    """The single env's one action as an int, or a ValueError "invalid action ...".
+
+    Stricter about type than ``check_actions``, as ``Discrete(4)``: a Python or numpy
+    integer or a 0-d integer array (no floats, strings or longer arrays); the range check
+    is the vector envs' own.
+    """
+    is_int = isinstance(action, (int, np.integer)) or (
+        isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu"
+    )
+    if not is_int:
+        raise ValueError(f"invalid action {action!r}: {ACTIONS_HELP}")
+    return int(_check_action_range(np.asarray(action).reshape(1))[0])
+
+
+def _check_action_range(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself when every action is in ``[0, NUM_ACTIONS)``, else a ValueError naming the first bad one."""
+    bad = np.asarray((arr < 0) | (arr >= NUM_ACTIONS), bool)  # object arrays (huge Python ints) give object masks
     if bad.any():
-        raise ValueError(
-            f"invalid action {arr[bad][0]}: actions are 0 forward, 1 left, 2 right, 3 stop"
-        )
+        raise ValueError(f"invalid action {arr[bad][0]}: {ACTIONS_HELP}")
     return arr
+
+
+def check_env_args(task: Task, split: str, render_mode: str | None, render_modes: Sequence[str],
+                   max_steps: int | None) -> int:
+    """The constructor checks both envs share (split, render mode, step limit); returns the step limit.
+
+    ``max_steps`` None means the task's ``default_max_steps``.
+    """
+    check_split(split)
+    if render_mode is not None and render_mode not in render_modes:
+        raise ValueError(f"render_mode must be one of {render_modes} or None, got {render_mode!r}")
+    limit = int(max_steps if max_steps is not None else task.default_max_steps)
+    if limit < 1:
+        raise ValueError(f"max_steps must be positive, got {max_steps}")
+    return limit
 
 
 class EpisodeBatch:
@@ -241,24 +282,31 @@ _DOC_COMMON = """
     ``info["expert_action"]`` is given on reset and every step; at the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
     ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW).
+
+    ## Rendering
+    ``render_mode="rgb_array"``: ``render()`` gives one (H, W, 3) uint8 frame (a tuple of them
+    for the vector env): at the top left the first-person view upscaled
+    ``metadata["render_view_scale"]`` (4) times, nearest neighbour, then the top-down map
+    (walls, doors, objects, goal region, the agent and its path). The frame size is not
+    padded to even numbers; a video writer pads it. Drawing the map needs OpenCV; nothing
+    else does.
 """
 
 
 class VLNEnv(gym.Env):
-    """A first-person navigation env over a ``Task`` (see the registered subclasses)."""
+    """A first-person navigation env over a ``Task`` (see the registered subclasses).
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "action_names": ACTION_NAMES}
+    ``metadata["render_view_scale"]``: ``render()`` frames start at the left with the
+    first-person view upscaled this many times (nearest neighbour), then the top-down map.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "action_names": ACTION_NAMES,
+                "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
-        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
         self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
@@ -283,9 +331,7 @@ class VLNEnv(gym.Env):
     def step(self, action):
         if self._done:
             raise RuntimeError("the episode has ended: call reset() before step()")
-        if not self.action_space.contains(action) and not (np.ndim(action) == 0 and isinstance(action, (int, np.integer)) and 0 <= action < NUM_ACTIONS):
-            raise ValueError(f"invalid action {action!r}: actions are 0 forward, 1 left, 2 right, 3 stop")
-        a = np.array([int(action)])
+        a = np.array([check_action(action)])
         idx = np.array([0])
         reward, terminated, truncated = self.batch.step(a, idx)
         info: dict[str, Any] = {"expert_action": int(self.batch.expert_action(idx)[0])}
@@ -311,24 +357,20 @@ class VLNVectorEnv(VectorEnv):
     Next-step autoreset (``metadata["autoreset_mode"]``): after an episode ends, the next
     ``step`` resets that env and ignores its action. Infos are arrays with ``_key`` masks;
     the end-of-episode entries are set only where an episode ended.
+    ``metadata["render_view_scale"]`` as in ``VLNEnv``: each of ``render()``'s frames starts
+    at the left with that env's first-person view upscaled this many times, then its map.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "autoreset_mode": AutoresetMode.NEXT_STEP,
-                "action_names": ACTION_NAMES}
+                "action_names": ACTION_NAMES, "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None, got {render_mode!r}")
+        self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
         self.num_envs = int(num_envs)
-        self.max_steps = int(max_steps if max_steps is not None else task.default_max_steps)
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be positive, got {max_steps}")
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
         self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
@@ -419,8 +461,12 @@ class VLNVectorEnv(VectorEnv):
         return tuple(compose_frame(self.batch, i, self._images[i]) for i in range(self.num_envs))
 
 
-def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: int = 4) -> np.ndarray:
-    """The human frame: the first-person view (nearest-neighbour upscaled) beside the map."""
+def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: int = RENDER_VIEW_SCALE) -> np.ndarray:
+    """The human frame: the first-person view (nearest-neighbour upscaled) beside the map.
+
+    ``render()`` uses the default ``scale``, ``RENDER_VIEW_SCALE`` (``metadata["render_view_scale"]``).
+    The size is not padded (to even numbers, say): video writers do that.
+    """
     if view is None:
         view = batch.render(np.array([i]))[0]
     ep = batch.episodes[i]
@@ -431,9 +477,8 @@ def compose_frame(batch: EpisodeBatch, i: int, view: np.ndarray | None, scale: i
     cell = max(4, big.shape[0] // max(gh, gw))
     top = render_topdown(ep.grid, ep.door_color, ep.objects, (int(batch.row[i]), int(batch.col[i])),
                          int(batch.heading[i]), path, ep.goal_region(), cell=cell)
-    # Even width and height, so H.264 in yuv420p (what browsers play) can encode it.
     h, w = max(big.shape[0], top.shape[0]), big.shape[1] + top.shape[1] + 8
-    canvas = np.zeros((h + h % 2, w + w % 2, 3), np.uint8)
+    canvas = np.zeros((h, w, 3), np.uint8)
     canvas[: big.shape[0], : big.shape[1]] = big
     canvas[: top.shape[0], big.shape[1] + 8 : big.shape[1] + 8 + top.shape[1]] = top
     return canvas

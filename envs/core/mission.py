@@ -53,10 +53,16 @@ ROUTE = {
 }
 
 
-def phrasing_group(split: str) -> str:
-    """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones."""
+def check_split(split: str) -> str:
+    """``split`` itself if it is one of ``SPLITS``, else a ValueError naming them."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return split
+
+
+def phrasing_group(split: str) -> str:
+    """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones."""
+    check_split(split)
     return "heldout" if split == "unseen" else "train"
 
 

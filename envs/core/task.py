@@ -9,7 +9,7 @@ import numpy as np
 from envs.core.constants import WALL
 from envs.core.expert import DIR_VEC_LIST, UNREACHABLE, action_distances, cell_distances
 from envs.core.world import Episode
-from envs.core.mission import SPLITS
+from envs.core.mission import check_split
 
 _LAYOUT_SALT = 0x5EED_1A70
 _EPISODE_SALT = 0x5EED_E915
@@ -49,8 +49,7 @@ class Task(ABC):
         ``extras["cell_dist"]`` ((H, W) geodesic cells to the goal region), padded to
         ``max_grid``. A candidate whose goal is unreachable is drawn again.
         """
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        check_split(split)
         seeds = [int(s) for s in seeds]
         attempts = [0] * len(seeds)
         out: list[Episode | None] = [None] * len(seeds)
@@ -104,8 +103,8 @@ class Task(ABC):
     def _expert_inputs(self, episodes: list[Episode]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Blocked cells, goal region and expert stop states of a batch, padded to ``max_grid``.
 
-        The same as stacking ``blocked()``, ``goal_region()`` and ``expert_goal()`` of each
-        episode (padding is blocked), built with a few whole-batch operations.
+        The same as stacking each episode's ``blocked()`` and ``goal_region()`` and its stop
+        states (padding is blocked), built with a few whole-batch operations.
         """
         n = len(episodes)
         gh, gw = self.max_grid
@@ -129,7 +128,8 @@ class Task(ABC):
                 r, c = goals[:, 0] + d_row, goals[:, 1] + d_col
                 ok = (r >= 0) & (r < gh) & (c >= 0) & (c < gw)
                 region[every[ok], r[ok], c[ok]] = True
-        # Stop next to the goal object, facing it (see ``Episode.expert_goal``).
+        # As in MiniGrid's GoTo tasks, the expert stops next to the goal object, facing it, so
+        # the last frame shows what it stopped at. Every such state lies in the goal region.
         for heading, (d_row, d_col) in enumerate(DIR_VEC_LIST):
             r, c = goals[:, 0] - d_row, goals[:, 1] - d_col
             ok = (r >= 0) & (r < gh) & (c >= 0) & (c < gw)
@@ -162,12 +162,3 @@ def _mix64(x: np.ndarray) -> np.ndarray:
     x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
-
-
-def pad_to(arr: np.ndarray, shape: tuple[int, int], fill) -> np.ndarray:
-    """Pad a (H, W) grid at the bottom/right to ``shape`` (padding is wall-like)."""
-    if arr.shape[0] > shape[0] or arr.shape[1] > shape[1]:
-        raise ValueError(f"grid {arr.shape} exceeds the task's max_grid {shape}")
-    out = np.full(shape, fill, dtype=arr.dtype)
-    out[: arr.shape[0], : arr.shape[1]] = arr
-    return out

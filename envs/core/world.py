@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from envs.core.constants import COLOR_NAMES, DIR_VEC, DOOR, FLOOR, OBJECT_TYPES, WALL
+from envs.core.constants import COLOR_NAMES, DOOR, FLOOR, OBJECT_TYPES, WALL
 
 
 @dataclass(frozen=True)
@@ -65,21 +65,6 @@ class Episode:
         region = np.zeros(self.grid.shape, dtype=bool)
         region[max(obj.row - 1, 0) : obj.row + 2, max(obj.col - 1, 0) : obj.col + 2] = True
         return region & ~self.blocked()
-
-    def expert_goal(self) -> np.ndarray:
-        """(4, H, W) states where the expert stops: next to the goal object and facing it.
-
-        As in MiniGrid's GoTo tasks, the expert ends with the object right in front, so the
-        last frame shows what it stopped at. Every such state lies in ``goal_region()``.
-        """
-        obj = self.objects[self.goal]
-        free = ~self.blocked()
-        goal = np.zeros((4, *self.grid.shape), dtype=bool)
-        for heading, (d_row, d_col) in enumerate(DIR_VEC):
-            r, c = obj.row - int(d_row), obj.col - int(d_col)
-            if 0 <= r < self.grid.shape[0] and 0 <= c < self.grid.shape[1] and free[r, c]:
-                goal[heading, r, c] = True
-        return goal
 
     def layout_key(self) -> int:
         """A stable hash of the layout (grid, doors, objects): the split partition uses it."""

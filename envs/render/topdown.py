@@ -1,10 +1,13 @@
-"""Top-down map for humans: walls, coloured doors, objects, the goal, the agent and its path."""
+"""Top-down map for humans: walls, coloured doors, objects, the goal, the agent and its path.
+
+OpenCV is imported inside ``render_topdown`` (only ``render()`` in ``rgb_array`` mode draws
+the map), so making, resetting and stepping the envs never needs it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from envs.core.constants import COLORS, DOOR, WALL
@@ -28,6 +31,8 @@ def render_topdown(
     cell: int = 16,
 ) -> np.ndarray:
     """One (H*cell, W*cell, 3) uint8 map. ``objects`` are ``WorldObject``-like (row, col, type, color)."""
+    import cv2  # here, not at module level: only rendering the map needs OpenCV
+
     gh, gw = grid.shape
     img = np.empty((gh, gw, 3), np.uint8)
     img[:] = _FLOOR

@@ -268,8 +268,9 @@ def test_rgb_array_render_is_view_beside_map(env_id):
     frame = env.render()
     assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8
     h, w = frame.shape[:2]
-    assert h >= 4 * 32 and w > h, "the map sits beside the upscaled first-person view"
-    scale = 4
+    scale = env.unwrapped.metadata["render_view_scale"]
+    assert scale == 4
+    assert h >= scale * 32 and w > h, "the map sits beside the upscaled first-person view"
     big = np.repeat(np.repeat(obs["image"], scale, axis=0), scale, axis=1)
     np.testing.assert_array_equal(frame[: big.shape[0], : big.shape[1]], big)
     assert frame[:, big.shape[1] :].any(), "the map is drawn"
@@ -283,13 +284,36 @@ def test_rgb_array_render_is_view_beside_map(env_id):
     assert env2.render() is None
 
 
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_rgb_array_frames_are_not_padded(env_id):
+    """No padding (to even sizes, say: video writers do that). The last column is the map's
+    outer wall, the last row the view's or the map's."""
+    env = gymnasium.make(env_id, render_mode="rgb_array")
+    for seed in range(4):
+        env.reset(seed=seed)
+        frame = env.render()
+        assert frame[:, -1].any() and frame[-1].any(), (seed, frame.shape)
+
+
+def test_both_envs_declare_the_render_view_scale():
+    for env_id in envs.ENV_IDS:
+        env = gymnasium.make(env_id)
+        venv = gymnasium.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point")
+        assert env.metadata["render_view_scale"] == venv.metadata["render_view_scale"] == 4
+        venv.close()
+
+
 def test_vector_render_gives_one_frame_per_env():
     venv = gymnasium.make_vec("vln/GoToObject-v0", num_envs=2, vectorization_mode="vector_entry_point",
                               render_mode="rgb_array", view_size=32)
-    venv.reset(seed=0)
+    obs, _ = venv.reset(seed=0)
     frames = venv.render()
     assert len(frames) == 2
     assert all(f.ndim == 3 and f.shape[2] == 3 and f.dtype == np.uint8 for f in frames)
+    scale = venv.metadata["render_view_scale"]
+    for frame, view in zip(frames, obs["image"]):
+        big = np.repeat(np.repeat(view, scale, axis=0), scale, axis=1)
+        np.testing.assert_array_equal(frame[: big.shape[0], : big.shape[1]], big)
 
 
 @pytest.mark.parametrize("fov", [60.0, 90.0, 120.0])
