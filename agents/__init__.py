@@ -1,4 +1,4 @@
-"""Keras 3 models for vision-and-language navigation (see DESIGN.md, "Agent contract").
+"""Keras 3 models for vision-and-language navigation (see docs/design.md, "Agent contract").
 
 Keras is imported on first use of ``VLNAgent`` or ``load_agent``, so ``agents.files``
 (checking a file) and ``agents.config`` stay cheap to import.
