@@ -42,7 +42,7 @@ class _Cache:
 
 @keras.saving.register_keras_serializable(package="vln")
 class VLNAgent(keras.Model):
-    """Vision-and-language navigation agent (see the "Agent contract" in DESIGN.md).
+    """Vision-and-language navigation agent (see the "Agent contract" in docs/design.md).
 
     Entry points (all share the same weights):
 

@@ -5,7 +5,7 @@ the agent chooses a stripe (0 left, 1 middle, 2 right). Both the words and the p
 needed: the mission alone does not say where the colour is, the image alone not which
 colour is wanted. One decision per episode, so it trains in seconds on a CPU.
 
-It follows the environment contract (DESIGN.md, "Environment contract"):
+It follows the environment contract (docs/design.md, "Environment contract"):
 
 - ``action_space = Discrete(3)``;
 - ``observation_space = Dict(image=Box(0, 255, (size, size, 3), uint8), mission=Text(...))``;

@@ -2,7 +2,7 @@
 
 The mission names an action ("turn left", "go forward", ...); the image is noise, so only
 the words carry the answer. Three correct actions in a row succeed; a wrong one ends the
-episode. It follows the environment contract of DESIGN.md: ``Discrete`` actions, a
+episode. It follows the environment contract of docs/design.md: ``Discrete`` actions, a
 ``Dict`` observation with an RGB ``image`` and a text ``mission``, ``info["expert_action"]``
 on reset and every step, ``info["success"]`` at the end. Register it and train::
 

@@ -3,7 +3,7 @@
 
 One command prints a table and writes bench.json. Each figure is the median of repeats,
 measured beside its anchor in the same run (MiniGrid for the envs) or beside the anchor
-figures of ../shared/ANCHORS.md, and labelled with the Keras backend and the hardware.
+figures under "Anchors" in BENCHMARKS.md, and labelled with the Keras backend and hardware.
 It runs unchanged on a CPU machine and on a GPU machine (KERAS_BACKEND=jax there); on a
 GPU the batch sizes grow to what a GPU needs (see ``sizes``).
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# The whole GPU check in one go, on the GPU machine (../shared/gpu/README.md): install the
-# carried wheels, run scripts/bench.py, train vln/FollowRoute-v0 with --preset gpu (a
-# 285 s training budget), and print the tables last. About 8 minutes on one H100.
+# The whole GPU check in one go, on the GPU machine (docs/gpu.md): install the carried
+# wheels, run scripts/bench.py, train vln/FollowRoute-v0 with --preset gpu (a 285 s
+# training budget), and print the tables last. About 8 minutes on one H100.
 #
-# Here, first:  ../shared/gpu/prepare-wheels.sh minigrid==3.2.0 pygame-ce==2.5.8
+# Here, first (a machine with a package index; fills .whl/, carry it along):
+#               bash scripts/prepare_gpu_wheels.sh minigrid==3.2.0 pygame-ce==2.5.8
 # There:        bash scripts/gpu_check.sh            (results in $OUT, or gpu_check/)
 # A CPU rehearsal of the same steps, small:  GPU_CHECK_SMALL=1 bash scripts/gpu_check.sh
+#
+# This script installs the wheels of .whl/ into /tmp/site when the GPU machine's Python has
+# no keras. For your own commands there, start each with:
+#   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+#     --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -d .whl ] && ! python3 -c "import keras" 2>/dev/null; then

@@ -1,4 +1,4 @@
-"""The environment contract of DESIGN.md, checked up front with every violation in one error.
+"""The environment contract of docs/design.md, checked up front with every violation in one error.
 
 What ``vln`` needs from an env (a ``gymnasium.Env`` or a ``VectorEnv`` of them):
 

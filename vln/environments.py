@@ -1,7 +1,7 @@
 """Making envs from what a user names: a registered id, ``package.module:ClassName``, or a
 MiniGrid / BabyAI level (``MiniGrid-*``, ``BabyAI-*``, adapted by ``vln.minigrid_adapter``).
 
-Every env made here is checked against the environment contract of DESIGN.md
+Every env made here is checked against the environment contract of docs/design.md
 (``vln.contract``) before it is used, so a custom env that breaks it fails at once with
 one error naming every problem.
 """
