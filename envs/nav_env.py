@@ -20,6 +20,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.core.constants import ACTION_NAMES, DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE, expert_actions
+from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
 from envs.render.topdown import render_topdown
@@ -223,14 +224,16 @@ class EpisodeBatch:
         )
         return self.renderer.render(scene)
 
-    def end_info(self, i: int, success: bool) -> dict[str, Any]:
-        """What the Room-to-Room metrics need, for env ``i`` at the end of its episode."""
-        return {key: values[0] for key, values in self.end_infos([i], [success]).items()}
+    def end_info(self, i: int, success: bool, stopped: bool | None = None) -> dict[str, Any]:
+        """What the Room-to-Room metrics and the failure breakdown need, for env ``i`` at the
+        end of its episode (``stopped``: it ended by STOP; see ``envs.core.outcome``)."""
+        return {key: values[0] for key, values in self.end_infos([i], [success], None if stopped is None else [stopped]).items()}
 
-    def end_infos(self, idx: list[int], success: list[bool]) -> dict[str, list]:
+    def end_infos(self, idx: list[int], success: list[bool], stopped: list[bool] | None = None) -> dict[str, list]:
         """``end_info`` of several envs at once, as {key: [value per env]}.
 
         The scalar fields come from whole-array reads; only the paths are built per env.
+        ``stopped`` (per env: ended by STOP) defaults to "before the step limit or a success".
         """
         idx = np.asarray(idx, np.int64)
         steps = self.steps[idx].tolist()
@@ -242,6 +245,10 @@ class EpisodeBatch:
             cells = [tuple(p) for p in self.trajectory[i, : min(n_steps, self.max_steps) + 1].tolist()]
             trajectories.append(cells[:1] + [b for a, b in zip(cells, cells[1:]) if a != b])
             references.append(reference_path(ep))
+        if stopped is None:
+            stopped = [bool(s) or n_steps < self.max_steps for s, n_steps in zip(success, steps)]
+        outcomes = [outcome_info(self.episodes[i], t, r, s)  # type: ignore[arg-type]
+                    for i, t, r, s in zip(idx.tolist(), trajectories, references, stopped)]
         return {
             "success": [bool(s) for s in success],
             "distance_to_goal": self.geo[idx, self.row[idx], self.col[idx]].astype(np.float64).tolist(),
@@ -252,6 +259,7 @@ class EpisodeBatch:
             "trajectory": trajectories,
             "episode_steps": steps,
             "success_distance": [1.0] * len(steps),
+            **{key: [o[key] for o in outcomes] for key in (outcomes[0] if outcomes else {})},
         }
 
 
@@ -281,7 +289,9 @@ _DOC_COMMON = """
     Terminated on STOP (successful or not); truncated after ``max_steps`` steps.
     ``info["expert_action"]`` is given on reset and every step; at the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
-    ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW).
+    ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW),
+    and for failure analysis ``stopped``, ``near_distractor``, ``goal_room``, ``final_room``,
+    ``in_goal_room`` and the task's counts (see ``envs.core.outcome``).
 
     ## Rendering
     ``render_mode="rgb_array"``: ``render()`` gives one (H, W, 3) uint8 frame (a tuple of them
@@ -337,7 +347,7 @@ class VLNEnv(gym.Env):
         info: dict[str, Any] = {"expert_action": int(self.batch.expert_action(idx)[0])}
         if terminated[0] or truncated[0]:
             success = bool(terminated[0] and self.batch.geo[0, self.batch.row[0], self.batch.col[0]] == 0)
-            info.update(self.batch.end_info(0, success))
+            info.update(self.batch.end_info(0, success, bool(terminated[0])))
             self._done = True
         return self._obs(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
 
@@ -435,7 +445,7 @@ class VLNVectorEnv(VectorEnv):
     def _end_infos(self, ended: np.ndarray, terminated: np.ndarray) -> dict[str, Any]:
         b = self.batch
         success = terminated & (b.geo[self._all, b.row, b.col] == 0)
-        fields = b.end_infos(ended, success[ended].tolist())
+        fields = b.end_infos(ended, success[ended].tolist(), terminated[ended].tolist())
         mask = np.zeros(self.num_envs, bool)
         mask[ended] = True
         out: dict[str, Any] = {}

@@ -118,6 +118,10 @@ class FollowRouteTask(Task):
         clauses = self._clauses(path, episode.grid, episode.door_color, room_of, episode.objects)
         episode.mission = route_instruction(episode_rng, clauses, split)
         episode.extras["route"] = path
+        # For the end-of-episode outcome keys (envs.core.outcome).
+        episode.extras["room_of"] = room_of.astype(np.int8)
+        episode.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
+                                      "route_doors": sum(int(episode.grid[cell] == DOOR) for cell in path)}
         return episode
 
     def _free_cell(self, rng, corner, near_door, objects):

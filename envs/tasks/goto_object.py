@@ -11,6 +11,7 @@ from envs.core.world import Episode, WorldObject, empty_room
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
 from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task, hash_uniforms, layout_in_split
 from envs.core.mission import GOTO, phrasing_group
+from envs.core.outcome import room_index
 
 
 class GoToObjectTask(Task):
@@ -126,8 +127,10 @@ class GoToObjectTask(Task):
         grid, doors, _ = _empty_room(cand["h"][c], cand["w"][c])
         objects = [WorldObject(*o) for o in cand["objects"][c, : cand["n_objects"][c]].tolist()]
         mission = GOTO[phrasing_group(split)][cand["phrasing"][c]].format(obj=objects[0].description)
+        # One room (0) and the distractor count, for the end-of-episode outcome keys (envs.core.outcome).
+        extras = {"room_of": _room_of(cand["h"][c], cand["w"][c]), "end_info": {"num_distractors": len(objects) - 1}}
         return Episode(grid.copy(), doors.copy(), objects, 0, tuple(cand["start"][c]), cand["start_dir"][c],
-                       mission, self.default_max_steps)
+                       mission, self.default_max_steps, extras=extras)
 
 
 N_TYPES, N_COLORS = len(OBJECT_TYPES), len(COLOR_NAMES)
@@ -144,6 +147,18 @@ def _empty_room(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int]:
         doors = np.full(grid.shape, -1, np.int8)
         room = _ROOMS[h, w] = (grid, doors, zlib.crc32(doors.tobytes(), zlib.crc32(grid.tobytes())))
     return room
+
+
+_ROOM_OF: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _room_of(h: int, w: int) -> np.ndarray:
+    """The room index of an ``h`` x ``w`` room's grid (0 inside, -1 on the walls); shared and read-only."""
+    room_of = _ROOM_OF.get((h, w))
+    if room_of is None:
+        room_of = _ROOM_OF[h, w] = room_index((h + 2, w + 2), [(1, 1, h, w)])
+        room_of.setflags(write=False)
+    return room_of
 
 
 def _below(u: np.ndarray, n: int) -> np.ndarray:
