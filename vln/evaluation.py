@@ -6,7 +6,7 @@ from typing import Any
 
 from vln.collection import Trajectory, run_episodes
 
-from vln.policies import Policy
+from vln.policies import Policy, check_policy_fits, make_policy
 from vln.metrics import episode_metrics, summarize
 
 
