@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vln.breakdown import breakdown, episodes_from_rows, failure_category
 from vln.collection import Trajectory, run_episodes
 
 from vln.policies import Policy, check_policy_fits, make_policy
@@ -40,8 +41,10 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
              max_words: int | None = None) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """Evaluate an agent (greedy) or a named policy on ``episodes`` seeded episodes, batched.
 
-    Returns (summary with the Room-to-Room metrics, per-episode rows). The default seed is
-    the training run's ``eval_seed``, so the figures match a run's ``eval.json``.
+    Returns (summary with the Room-to-Room metrics and the failure ``breakdown`` of
+    ``vln.breakdown``, per-episode rows, each with its ``outcome``: "success" or the failure
+    category). The default seed is the training run's ``eval_seed``, so the figures match a
+    run's ``eval.json``.
     """
     from vln.environments import make_vector_env
 
@@ -60,6 +63,10 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
     for row, t in zip(rows, trajs):
         if "shortest_path_length" in t.info:
             row["shortest_path_length"] = float(t.info["shortest_path_length"])
+    episodes_info = episodes_from_rows(rows, [t.info for t in trajs])
+    for row, episode in zip(rows, episodes_info):
+        row["outcome"] = failure_category(episode) or "success"
+    summary["breakdown"] = breakdown(episodes_info)
     return summary, rows
 
 

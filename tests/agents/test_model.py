@@ -296,3 +296,22 @@ def test_value_loss_does_not_train_the_policy():
     assert logs["value_loss"] > 0
     np.testing.assert_allclose(after["logits"], before["logits"], atol=1e-6)
     assert np.abs(after["value"] - before["value"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_keras_load_model_works_after_import_agents(tmp_path, backend):
+    """``import agents`` registers the Keras classes: plain ``keras.saving.load_model`` loads an agent file."""
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=8,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    path = tmp_path / "agent.keras"
+    agent.save(path)
+    script = ("import sys, keras, agents\n"
+              "agent = keras.saving.load_model(sys.argv[1])\n"
+              "print(type(agent).__name__, agent.vocab.words[2:], keras.backend.backend())\n")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+               TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[0] == "VLNAgent" and proc.stdout.split()[-1] == backend
+    assert "'ball'" in proc.stdout
