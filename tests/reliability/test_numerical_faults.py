@@ -56,6 +56,7 @@ def test_non_finite_loss_stops_at_its_minibatch(demos, bad):
 def test_exploding_reinforce_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     """A learning rate of 1e30 blows REINFORCE up: the run stops naming the update, and the
     checkpoint on disk is the last one written before it, with finite weights."""
+    import vln.run_state
     import vln.train
     from agents import load_agent
     from vln.checkpoint import read_state
@@ -66,8 +67,8 @@ def test_exploding_reinforce_keeps_the_last_good_checkpoint(tmp_path, monkeypatc
         write_checkpoint(agent, folder, state)
         committed.append((state["phase"], state["update"], hashlib.sha256((Path(folder) / "agent.keras").read_bytes()).hexdigest()))
 
-    write_checkpoint = vln.train.write_checkpoint
-    monkeypatch.setattr(vln.train, "write_checkpoint", write_and_remember)
+    write_checkpoint = vln.run_state.write_checkpoint
+    monkeypatch.setattr(vln.run_state, "write_checkpoint", write_and_remember)
     out = tmp_path / "run"
     config = preset("tiny", env=WORD_ENV, out=str(out), il_episodes=16, dagger_rounds=0, rl_updates=20, checkpoint_every=1,
                     eval_episodes=0, rl_lr=1e30)
