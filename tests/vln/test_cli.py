@@ -1,10 +1,13 @@
 """scripts/train.py's flags, generated from TrainConfig: help, defaults, aliases, errors, and the README's commands.
+
+Also the installable package: the console entry points name importable functions.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -203,3 +206,13 @@ def test_readme_commands_give_the_configs_they_gave_before():
     for argv in commands:
         assert parse(argv) == old_parse(argv), argv
 
+
+# ------------------------------------------------------------------ the installable package
+def test_entry_points_name_importable_mains():
+    import tomllib
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert set(scripts) == {"vln-train", "vln-evaluate", "vln-rollout", "vln-compare"}
+    for target in scripts.values():
+        module, func = target.split(":")
+        assert callable(getattr(importlib.import_module(module), func)), target
