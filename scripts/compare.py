@@ -12,61 +12,12 @@ Both must use the same --seed (and --split, --env); only the seeds both hold are
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a", help="per-episode CSV of evaluation A (evaluate.py --out writes <stem>_episodes.csv)")
-    p.add_argument("b", help="per-episode CSV of evaluation B, on the same seeds")
-    p.add_argument("--metrics", default="success,spl", help="comma-separated per-episode columns (default success,spl)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    return p.parse_args(argv)
-
-
-def read_rows(path: str) -> list[dict[str, str]]:
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"{path}: no such file")
-    with file.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows or "seed" not in rows[0]:
-        raise ValueError(f"{path}: not a per-episode CSV (evaluate.py --out writes one, with a seed column)")
-    return rows
-
-
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from vln.cli import run_guarded
-
-    return run_guarded(lambda: _run(args))
-
-
-def _run(args) -> int:
-    from vln.stats import paired_comparison
-
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    result = paired_comparison(read_rows(args.a), read_rows(args.b), metrics)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(f"{result['episodes']} episodes in both")
-    print(f"{'metric':<10}{'A':>8}{'B':>8}{'B - A':>9}   95% interval")
-    for m in metrics:
-        r = result[m]
-        lo, hi = r["ci95"]
-        print(f"{m:<10}{r['a']:>8.3f}{r['b']:>8.3f}{r['diff']:>+9.3f}   [{lo:+.3f}, {hi:+.3f}]")
-    if "mcnemar" in result:
-        mc = result["mcnemar"]
-        print(f"McNemar: {mc['gained']} episodes solved only by B, {mc['lost']} only by A, p = {mc['p']:.2g}")
-    return 0
-
+from vln.commands.compare import main  # noqa: E402  (after the path set-up above)
 
 if __name__ == "__main__":
     sys.exit(main())

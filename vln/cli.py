@@ -180,3 +180,65 @@ def add_policy_arguments(parser) -> None:
     parser.add_argument("--env-kwargs", help='env keyword arguments as JSON, e.g. \'{"num_rooms": [2, 3]}\'')
     parser.add_argument("--split", choices=("train", "seen", "unseen"),
                         help="episodes: seen or unseen layouts (default unseen where the env has splits)")
+
+
+# ------------------------------------------------------------------ flags generated from a dataclass
+def field_docs(cls) -> dict[str, str]:
+    """Each field's docstring (the string literal right under it in the class body), whitespace collapsed."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    return {node.target.id: " ".join(doc.value.value.split())
+            for node, doc in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
+
+
+def flag_name(field_name: str) -> str:
+    """``num_envs`` -> ``--num-envs``."""
+    return "--" + field_name.replace("_", "-")
+
+
+def add_dataclass_arguments(parser, cls, defaults: dict, aliases: dict[str, tuple[str, ...]] | None = None) -> None:
+    """One flag per field of dataclass ``cls``: help from its docstring, default from ``defaults``.
+
+    int / float / str fields take a value of that type, ``Literal[...]`` fields one of its
+    values, bool fields are ``--flag`` / ``--no-flag``, and dict fields take JSON: their value
+    stays the JSON text (the default is written as JSON) for the caller to parse, so that a
+    bad one is reported by the caller's error handling. ``aliases`` adds flags beside a field's.
+    """
+    import argparse
+    import dataclasses
+    import json
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        hint, default = hints[f.name], defaults[f.name]
+        kwargs: dict = {"dest": f.name}
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is typing.Literal:
+            kwargs["choices"] = typing.get_args(hint)
+            kwargs["type"] = type(kwargs["choices"][0])
+        elif typing.get_origin(hint) is dict or hint is dict:
+            kwargs["metavar"] = "JSON"
+            default = json.dumps(default)
+        elif hint in (int, float, str):
+            kwargs["type"] = hint
+        else:
+            raise TypeError(f"{cls.__name__}.{f.name}: no flag for a field of type {hint}")
+        shown = default if default != "" else '""'
+        action = parser.add_argument(flag_name(f.name), *(aliases or {}).get(f.name, ()), default=default, **kwargs)
+        # Set after construction: BooleanOptionalAction would append its own "(default: ...)" (Python < 3.13).
+        action.help = f"{docs.get(f.name, '')} (default: {shown})".strip().replace("%", "%%")
+
+
+def dataclass_values(cls, args) -> dict:
+    """The fields of ``cls`` from a namespace that ``add_dataclass_arguments`` filled (dicts still JSON)."""
+    import dataclasses
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 
 @dataclass
@@ -14,7 +14,7 @@ class TrainConfig:
     """Everything a training run needs; saved as ``config.json`` in the run folder."""
 
     env: str = "vln/GoToObject-v0"
-    """Gymnasium id of the environment."""
+    """Gymnasium id of the environment, or package.module:Class (importable from the working folder)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the env (e.g. ``{"num_rooms": [2, 3]}``)."""
     out: str = "runs/default"
@@ -31,7 +31,7 @@ class TrainConfig:
     # ---- agent
     hidden: int = 128
     """Units of the policy's recurrent cell."""
-    rnn: str = "lstm"
+    rnn: Literal["lstm", "gru"] = "lstm"
     """Recurrent cell of the policy: "lstm" or "gru"."""
     bidirectional: bool = False
     """Bidirectional instruction encoder."""
@@ -66,7 +66,7 @@ class TrainConfig:
     il_mix: float = 0.2
     """Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): each update
     also teacher-forces ``num_envs`` of the ``il_episodes`` expert demonstrations."""
-    rl_baseline: str = "value"
+    rl_baseline: Literal["value", "group"] = "value"
     """Policy-gradient baseline: "value" (advantage = discounted return - the value head's
     estimate) or "group" (each update samples ``num_envs / rl_group`` episodes ``rl_group``
     times each; advantage = an episode's return - the mean of the others on the same episode)."""
@@ -104,6 +104,37 @@ class TrainConfig:
     """REINFORCE updates between checkpoints."""
     max_words: int = 0
     """Instruction length in tokens (0: from the training missions)."""
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """ValueError naming the first bad value by its flag (``--num-envs must be positive, got 0``)."""
+        from vln.cli import require_non_negative, require_positive
+
+        hints = get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            choices = get_args(hints[f.name]) if get_origin(hints[f.name]) is Literal else ()
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise ValueError(f"--{f.name.replace('_', '-')} must be one of {', '.join(map(str, choices))}; got {value!r}")
+        require_positive(num_envs=self.num_envs, env_workers=self.env_workers, hidden=self.hidden,
+                         text_hidden=self.text_hidden, il_epochs=self.il_epochs, dagger_epochs=self.dagger_epochs,
+                         rl_group=self.rl_group, rl_lr=self.rl_lr, lr=self.lr, clipnorm=self.clipnorm,
+                         batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
+        require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
+                             dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
+                             dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
+                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
+                             pg_coef=self.pg_coef, rl_value_warmup=self.rl_value_warmup,
+                             eval_episodes=self.eval_episodes, eval_seed=self.eval_seed,
+                             time_budget=self.time_budget_s, max_words=self.max_words)
+        for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount
+            if getattr(self, name) > 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
+        if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):
+            raise ValueError(f"--rl-group must be at least 2 and divide --num-envs ({self.num_envs}) with "
+                             f"--rl-baseline group, got {self.rl_group}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -28,10 +28,7 @@ from vln.run_state import RunState
 def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train (and evaluate) as ``config`` says; returns the evaluation results."""
     out = Path(config.out)
-    if config.rl_baseline not in ("value", "group"):
-        raise ValueError(f"rl_baseline must be 'value' or 'group', got {config.rl_baseline!r}")
-    if config.rl_baseline == "group" and (config.rl_group < 2 or config.num_envs % config.rl_group):
-        raise ValueError(f"rl_group must be at least 2 and divide num_envs ({config.num_envs}), got {config.rl_group}")
+    config.check()  # again: fields may have been set after the config was made
     state = read_state(out) if resume else None
     if resume and state is None and not (out / "config.json").exists():
         raise ValueError(f"--resume: no run in {out} to continue (start the run without --resume)")

@@ -73,7 +73,7 @@ def test_init_starts_from_a_saved_agent(tmp_path):
     outs = [agent.step(agent.encode_instruction(tokens), obs["image"], np.full(4, agent.config.num_actions, np.int32),
                        agent.initial_state(4)) for agent in (before, after)]
     np.testing.assert_allclose(np.asarray(outs[0]["logits"]), np.asarray(outs[1]["logits"]), atol=1e-6)
-    for bad, match in ((dict(rl_baseline="group", rl_group=3), "divide num_envs"), (dict(rl_baseline="critic"), "rl_baseline")):
+    for bad, match in ((dict(rl_baseline="group", rl_group=3), "divide --num-envs"), (dict(rl_baseline="critic"), "--rl-baseline")):
         with pytest.raises(ValueError, match=match):
             run(preset("tiny", env=WORD_ENV, out=str(tmp_path / "bad"), init_agent=str(tmp_path / "il"), rl_updates=1,
                        **bad), progress=False)
