@@ -13,7 +13,9 @@ DESCRIPTION = """Evaluate an agent (greedy) or the expert / a random policy with
   python scripts/evaluate.py --checkpoint runs/default/agent.keras --split seen --out eval_seen.json
   python scripts/evaluate.py --policy expert --env vln/FollowRoute-v0 --episodes 50
 
-Prints a table (SR, SPL, NE, OSR, nDTW, SDTW, PL, episodes). With --out FILE it writes the
+Prints a table (SR, SPL, NE, OSR, nDTW, SDTW, PL, episodes), then the failure breakdown
+(success by rooms, distractors and instruction length; why episodes failed; for routes, the
+doors passed). With --out FILE it writes the
 summary as JSON and one row per episode to FILE's stem + "_episodes.csv" beside it. The
 episodes run batched on the env's native vector env; the default seed is a training run's
 eval seed, so the figures match its eval.json.
@@ -46,9 +48,10 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from vln.evaluation import check_writable, evaluate, parse_env_kwargs, resolve_inputs, write_results
-
-    from vln.cli import require_positive
+    from vln.breakdown import format_breakdown
+    from vln.checkpoint import check_writable
+    from vln.cli import parse_env_kwargs, require_positive, resolve_inputs
+    from vln.evaluation import evaluate, write_results
 
     require_positive(episodes=args.episodes, num_envs=args.num_envs)
     env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
@@ -60,9 +63,11 @@ def _run(args) -> int:
     run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
     summary, rows = evaluate(run["policy"], run["env"], args.episodes, args.seed, run["split"], run["env_kwargs"],
                              args.num_envs, run["max_words"])
-    from vln.report import format_markdown, format_table
+    from vln.tables import format_markdown, format_table
 
     print((format_markdown if args.markdown else format_table)({f"{run['name']}/{run['split']}": summary}))
+    print()
+    print(format_breakdown(summary["breakdown"]))
     if args.out:
         meta = {"env": run["env"], "env_kwargs": run["env_kwargs"], "split": run["split"], "policy": run["name"],
                 "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}

@@ -49,7 +49,8 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from vln.evaluation import check_writable, parse_env_kwargs, resolve_inputs
+    from vln.checkpoint import check_writable
+    from vln.cli import parse_env_kwargs, resolve_inputs
 
     from vln.cli import require_positive
 
@@ -66,7 +67,7 @@ def _run(args) -> int:
             raise ValueError(f"--still must name a .png file, got {args.still}")
         check_writable(Path(args.still).parent)
     run = resolve_inputs(args.checkpoint, args.policy, args.env, env_kwargs, args.split, args.max_words, quiet=True)
-    from vln.rollouts import rollout
+    from vln.recording import rollout
 
     rows = rollout(run["policy"], run["env"], episodes=args.episodes, video_dir=args.video_dir, seed=args.seed,
                    split=run["split"], env_kwargs=run["env_kwargs"], num_envs=min(args.num_envs, args.episodes),
@@ -79,7 +80,7 @@ def _run(args) -> int:
     from vln.metrics import METRIC_NAMES, summarize
 
     if all("ndtw" in row for row in rows):
-        from vln.report import format_table
+        from vln.tables import format_table
 
         summary = summarize(rows)
         print(format_table({f"{run['name']}/{run['split']}": {k: summary[k] for k in METRIC_NAMES}}))

@@ -48,7 +48,7 @@ def config_from_args(args: argparse.Namespace):
     """The TrainConfig the flags ask for (ValueError, naming the flag, on a bad value)."""
     from vln.cli import dataclass_values
     from vln.config import TrainConfig
-    from vln.evaluation import parse_env_kwargs
+    from vln.cli import parse_env_kwargs
 
     values = dataclass_values(TrainConfig, args)
     values["env_kwargs"] = parse_env_kwargs(values["env_kwargs"])
@@ -84,7 +84,7 @@ def _run(args) -> int:
 
     results = run(config, resume=args.resume, progress=not args.no_progress)
     if results:
-        from vln.report import format_table
+        from vln.tables import format_table
 
         if results.get("split") == "train":  # an env without splits: one held-out set of seeds
             print(format_table({"held-out seeds": results}))
