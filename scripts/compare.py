@@ -1,14 +1,5 @@
 #!/usr/bin/env python
-"""Compare two evaluations of the same episodes, episode by episode (a paired test).
-
-  python scripts/evaluate.py --checkpoint runs/a --episodes 2000 --out a.json
-  python scripts/evaluate.py --checkpoint runs/b --episodes 2000 --out b.json
-  python scripts/compare.py a_episodes.csv b_episodes.csv
-
-Prints, for each metric, A's and B's means, the difference B - A with a 95% bootstrap
-interval over episodes, and McNemar's exact test on the episodes only one of them solved.
-Both must use the same --seed (and --split, --env); only the seeds both hold are compared.
-"""
+"""vln-compare from a checkout: the command lives in vln/commands/compare.py (see --help)."""
 
 from __future__ import annotations
 

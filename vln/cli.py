@@ -126,6 +126,19 @@ def user_error_message(exc: BaseException) -> str | None:
     return text if len(text) <= 400 else text[:397] + "..."
 
 
+def command_main(parse_args: Callable[[list[str] | None], Any], body: Callable[[Any], int | None],
+                 argv: list[str] | None = None) -> int:
+    """A command's ``main``: TensorFlow's C++ logs quieted, custom envs (``package.module:Class``)
+    importable from the working folder, the flags parsed, then ``body(args)`` under ``run_guarded``."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(1, os.getcwd())
+    args = parse_args(argv)
+    return run_guarded(lambda: body(args))
+
+
 def run_guarded(body: Callable[[], int | None]) -> int:
     """Run a script's body; a user error prints ``error: ...`` and returns 2, no traceback."""
     try:

@@ -40,10 +40,9 @@ def read_rows(path: str) -> list[dict[str, str]]:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    from vln.cli import run_guarded
+    from vln.cli import command_main
 
-    return run_guarded(lambda: _run(args))
+    return command_main(parse_args, _run, argv)
 
 
 def _run(args) -> int:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 DESCRIPTION = """Evaluate an agent (greedy) or the expert / a random policy with the Room-to-Room metrics.
@@ -37,14 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(1, os.getcwd())  # custom envs given as package.module:Class from the working folder
-    args = parse_args(argv)
+    from vln.cli import command_main
 
-    from vln.cli import run_guarded
-
-    return run_guarded(lambda: _run(args))
+    return command_main(parse_args, _run, argv)
 
 
 def _run(args) -> int:

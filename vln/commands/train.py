@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 
 DESCRIPTION = """Train a VLN agent: imitation (behaviour cloning + DAgger), then REINFORCE, then evaluation.
@@ -56,13 +54,9 @@ def config_from_args(args: argparse.Namespace):
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(1, os.getcwd())  # custom envs given as package.module:Class from the working folder
-    args = parse_args(argv)
-    from vln.cli import run_guarded
+    from vln.cli import command_main
 
-    return run_guarded(lambda: _run(args))
+    return command_main(parse_args, _run, argv)
 
 
 def _run(args) -> int:
