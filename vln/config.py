@@ -102,6 +102,10 @@ class TrainConfig:
     the run goes on to evaluation."""
     checkpoint_every: int = 20
     """REINFORCE updates between checkpoints."""
+    monitor_episodes: int = 0
+    """Held-out episodes (unseen layouts where the env has splits) run greedily after behaviour
+    cloning, after each DAgger round and at every REINFORCE checkpoint: the learning curves'
+    held-out success (0: none)."""
     max_words: int = 0
     """Instruction length in tokens (0: from the training missions)."""
 
@@ -127,7 +131,7 @@ class TrainConfig:
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
                              pg_coef=self.pg_coef, rl_value_warmup=self.rl_value_warmup,
-                             eval_episodes=self.eval_episodes, eval_seed=self.eval_seed,
+                             eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount
             if getattr(self, name) > 1:

@@ -29,7 +29,7 @@ from vln.policies import AgentPolicy, ExpertPolicy, movement_actions
 from vln.run_state import RunState
 
 # Seeds of each phase live in their own range, so phases never share episodes.
-IL_SEED, DAGGER_SEED, RL_SEED, VOCAB_SEED = 0, 10_000_000, 20_000_000, 30_000_000
+IL_SEED, DAGGER_SEED, RL_SEED, VOCAB_SEED, MONITOR_SEED = 0, 10_000_000, 20_000_000, 30_000_000, 40_000_000
 LOG_EVERY = 25  # imitation minibatches between metrics rows
 
 
@@ -55,6 +55,20 @@ def _on_step(run: RunState, phase: str) -> Callable[[dict[str, float], int], Non
             run.log_row(phase, stats)
         kill_point(f"{phase}-step")
     return on_step
+
+
+def heldout_success(run: RunState, agent) -> float | None:
+    """Greedy success on ``monitor_episodes`` held-out episodes (None when not monitored).
+
+    Unseen layouts where the env has splits; seeds of their own, apart from training's and
+    from the final evaluation's.
+    """
+    config = run.config
+    if config.monitor_episodes <= 0:
+        return None
+    summary, _ = evaluate(agent, config.env, config.monitor_episodes, MONITOR_SEED, None, config.env_kwargs,
+                          num_envs=config.num_envs, max_words=config.max_words)
+    return float(summary["success_rate"])
 
 
 def compile_imitation(run: RunState, agent) -> None:
@@ -91,7 +105,7 @@ def behaviour_cloning(run: RunState, agent, dataset: list[Sample]) -> None:
     if config.il_episodes > 0:
         compile_imitation(run, agent)
         stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size)
-        run.log_row("il", stats)
+        run.log_row("il", stats, heldout=heldout_success(run, agent))
     run.complete("il", agent)
 
 
@@ -120,7 +134,8 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
         dataset += imitation_samples(trajs)
         stats = train(run, agent, "dagger", dataset, config.dagger_epochs, config.batch_size)
         c["round"] += 1
-        run.log_row("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])))
+        run.log_row("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])),
+                    heldout=heldout_success(run, agent))
         run.save_checkpoint(agent)
     run.complete("dagger", agent)
 
@@ -172,9 +187,11 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
             samples += [mix[i] for i in picks]
         stats = train(run, agent, "rl", samples, 1.0, len(samples))
         c["update"] += 1
-        run.log_row("rl", stats, success_rate=float(np.mean([t.success for t in trajs])))
+        checkpoint = c["update"] % config.checkpoint_every == 0 or c["update"] == config.rl_updates
+        run.log_row("rl", stats, success_rate=float(np.mean([t.success for t in trajs])),
+                    heldout=heldout_success(run, agent) if checkpoint else None)
         kill_point("rl-update")  # logged, not yet checkpointed
-        if c["update"] % config.checkpoint_every == 0 or c["update"] == config.rl_updates:
+        if checkpoint:
             run.save_checkpoint(agent)
     run.complete("rl", agent)
 

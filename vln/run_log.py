@@ -2,7 +2,7 @@
 
 metrics.csv and the event files (written by tensorboardX, which needs no TensorFlow, so the
 JAX path logs too) lie side by side in the run folder. Scalars are tagged ``<phase>/<term>``
-(e.g. ``il/loss``, ``rl/success_rate``, ``dagger/train_frames_per_s``) against the training
+(e.g. ``il/loss``, ``rl/success_rate``, ``rl/heldout_success_rate``, ``dagger/train_frames_per_s``) against the training
 frames seen; held-out results are tagged ``eval/<split>/<metric>``.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 METRIC_FIELDS = ("phase", "step", "env_frames", "train_frames", "loss", "policy_loss", "value_loss", "entropy",
-                 "success_rate", "wall_time")
+                 "success_rate", "heldout_success_rate", "wall_time")
 LOSS_TERMS = ("loss", "policy_loss", "value_loss", "entropy")
 
 
@@ -52,7 +52,7 @@ class RunLog:
                 writer.writeheader()
             writer.writerow(row)
         phase, frames, wall = row["phase"], int(row["train_frames"]), float(row["wall_time"])
-        for key in (*LOSS_TERMS, "success_rate"):
+        for key in (*LOSS_TERMS, "success_rate", "heldout_success_rate"):
             if row.get(key, "") != "":
                 self.tensorboard.add_scalar(f"{phase}/{key}", float(row[key]), global_step=frames)
         if self._last is not None and wall > self._last[1] and frames >= self._last[0]:
@@ -99,7 +99,12 @@ class RunLog:
 
 
 def write_curves(run_dir: str | Path) -> None:
-    """Learning curves from metrics.csv into curves.png (matplotlib, headless)."""
+    """Learning curves from metrics.csv into curves.png (matplotlib, headless).
+
+    Left: the loss per phase. Right: success per phase, of the episodes each phase ran (DAgger
+    mixes in the expert's actions; REINFORCE samples) and, where the run monitored it, of
+    greedy held-out episodes. Both against training frames.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,20 +117,23 @@ def write_curves(run_dir: str | Path) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
+
+    def points(phase: str, key: str) -> list[tuple[float, float]]:
+        return [(float(r["train_frames"]), float(r[key])) for r in rows if r["phase"] == phase and r.get(key, "") != ""]
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for phase, color in (("il", "tab:blue"), ("dagger", "tab:orange"), ("rl", "tab:green")):
-        pts = [(float(r["train_frames"]), float(r["loss"])) for r in rows if r["phase"] == phase and r["loss"] != ""]
-        if pts:
-            axes[0].plot(*zip(*pts), "o-", color=color, label=phase, ms=3)
-        pts = [(float(r["train_frames"]), float(r["success_rate"])) for r in rows if r["phase"] == phase and r["success_rate"] != ""]
-        if pts:
-            axes[1].plot(*zip(*pts), "o-", color=color, label=phase, ms=3)
+        for ax, key, style, label in ((axes[0], "loss", "o-", phase), (axes[1], "success_rate", "o-", f"{phase} (rollouts)"),
+                                      (axes[1], "heldout_success_rate", "s--", f"{phase} (held-out, greedy)")):
+            pts = points(phase, key)
+            if pts:
+                ax.plot(*zip(*pts), style, color=color, label=label, ms=3)
     axes[0].set(xlabel="training frames", ylabel="loss", title="loss")
-    axes[1].set(xlabel="training frames", ylabel="success rate (rollouts)", title="success", ylim=(0, 1.02))
+    axes[1].set(xlabel="training frames", ylabel="success rate", title="success", ylim=(0, 1.02))
     for ax in axes:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend()
+            ax.legend(fontsize=7)
     fig.tight_layout()
     tmp = Path(run_dir) / ".curves.tmp.png"
     fig.savefig(tmp, dpi=100)

@@ -68,12 +68,13 @@ class RunState:
             self.log_to = RunLog(self.dir, self.progress, purge_step=self.resumed_at)
         return self.log_to
 
-    def log_row(self, phase: str, stats: dict[str, float], success_rate: float | None = None) -> None:
-        """One metrics row of ``phase`` at the current counters."""
+    def log_row(self, phase: str, stats: dict[str, float], success_rate: float | None = None,
+                heldout: float | None = None) -> None:
+        """One metrics row of ``phase`` at the current counters (``heldout``: greedy held-out success)."""
         c = self.counters
         row = {"phase": phase, "step": c["update"] if phase == "rl" else c["round"], "env_frames": c["env_frames"],
                "train_frames": c["train_frames"], "success_rate": "" if success_rate is None else success_rate,
-               "wall_time": round(self.elapsed(), 2)}
+               "heldout_success_rate": "" if heldout is None else heldout, "wall_time": round(self.elapsed(), 2)}
         row.update({k: stats.get(k, "") for k in ("loss", "policy_loss", "value_loss", "entropy")})
         self.log.row(row)
         c["metrics_rows"] += 1
