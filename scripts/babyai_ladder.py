@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--target", type=float, default=0.99, help="success rate to reach (default 0.99)")
     p.add_argument("--eval-episodes", type=int, default=1000, help="held-out episodes per rung (default 1000)")
     p.add_argument("--eval-seed", type=int, default=1_000_000, help="first held-out seed (training uses 0..N-1)")
-    p.add_argument("--preset", default="default", help="training preset the rungs start from (tiny for smoke tests)")
+    p.add_argument("--preset", default="goto", help="training preset the rungs start from (tiny for smoke tests)")
     p.add_argument("--il-epochs", type=float, default=20.0, help="passes over the demos (default 20)")
     p.add_argument("--min-updates", type=int, default=2000,
                    help="at least this many minibatch updates per rung (small ladders get more epochs; 0 disables)")

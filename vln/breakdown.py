@@ -154,9 +154,14 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
         groups = result.get(key)
         if not groups:
             continue
-        lines += ["", title, f"  {head:<12}{'episodes':>9}{'success':>9}"]
-        for value, g in groups.items():
-            lines.append(f"  {value:<12}{g['episodes']:>9}{_fmt(g['success_rate']):>9}")
+        short = {"timeout": "timeout", "wrong_room": "wrong room", "at_distractor": "distractor",
+                 "goal_room_not_at_goal": "near goal", UNKNOWN: UNKNOWN}
+        lines += ["", title + " (failures by category)",
+                  f"  {head:<12}{'episodes':>9}{'success':>9}" + "".join(f"{short[c]:>12}" for c in short)]
+        for value in _display_order(key, groups):
+            g = groups[value]
+            lines.append(f"  {value:<12}{g['episodes']:>9}{_fmt(g['success_rate']):>9}"
+                         + "".join(f"{g['failures'].get(c, 0):>12}" for c in short))
     f = result.get("failures") or {}
     lines += ["", f"Failures: {f.get('episodes', 0)} episodes (one category each, in precedence order)",
               f"  {'category':<24}{'episodes':>9}{'of failed':>11}{'of all':>9}"]
@@ -169,7 +174,7 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
         most = max(int(n) for n in progress["counts"])
         lines += ["", "Route progress: episodes that passed k of the route's n doors, in order",
                   "  " + f"{'n doors':<10}" + "".join(f"{'k=' + str(k):>7}" for k in range(most + 1)) + f"{'all':>8}"]
-        for n, row in progress["counts"].items():
+        for n, row in sorted(progress["counts"].items(), key=lambda item: int(item[0])):
             cells = "".join(f"{row.get(str(k), 0) if k <= int(n) else '':>7}" for k in range(most + 1))
             lines.append(f"  {n:<10}{cells}{_fmt(_rate(row.get(n, 0), sum(row.values()))):>8}")
         lines.append(f"  mean fraction of doors passed {_fmt(progress['mean_fraction'])}, "
@@ -178,6 +183,14 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- parts
+def _display_order(key: str, groups: Mapping[str, Any]) -> list[str]:
+    """The groups in their natural order (a JSON file read back may hold them sorted as strings)."""
+    if key == "by_instruction_length":
+        order = [label for label, _, _ in LENGTH_BUCKETS] + [UNKNOWN]
+        return [k for k in order if k in groups]
+    return sorted(groups, key=lambda k: (k == UNKNOWN, int(k) if k.lstrip("-").isdigit() else 0, k))
+
+
 def _groups(keys: Sequence[str], cats: Sequence[str | None], order: Sequence[str] | None = None) -> dict[str, Any]:
     """{key: group} over the episodes, in ``order`` (keys absent from the episodes left out)."""
     seen = list(dict.fromkeys(keys))

@@ -152,9 +152,12 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
     if not run.pending("rl"):
         return
     config, c = run.config, run.counters
-    if c["update"] == 0 and config.rl_updates > 0 and config.eval_episodes > 0:
-        # Held-out figures of the imitation agent, so the run shows what REINFORCE adds.
-        atomic_write_json(run.dir / "eval_before_rl.json", evaluate_splits(agent, config))
+    if c["update"] == 0 and config.rl_updates > 0:
+        # The imitation agent and its held-out figures, so the run shows what REINFORCE adds
+        # (``scripts/compare.py`` can pair the two agents on the same episodes).
+        agent.save(run.dir / "agent_before_rl.keras")
+        if config.eval_episodes > 0:
+            atomic_write_json(run.dir / "eval_before_rl.json", evaluate_splits(agent, config))
     group = config.rl_baseline == "group"
     warmup = 0 if group else config.rl_value_warmup  # the group baseline needs no fitting
 

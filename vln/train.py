@@ -76,7 +76,7 @@ def start(run: RunState, env, state: dict[str, Any] | None):
     if state is None:
         # A new run, or one killed before its first checkpoint: (re)start from scratch,
         # dropping what a killed attempt logged.
-        for name in ("metrics.csv", "eval_before_rl.json"):
+        for name in ("metrics.csv", "eval_before_rl.json", "agent_before_rl.keras"):
             (out / name).unlink(missing_ok=True)
     if state is not None:
         from agents import load_agent
