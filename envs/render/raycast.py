@@ -18,7 +18,7 @@ from envs.core.constants import CEILING_RGB, COLORS, DIR_VEC, DOOR, FLOOR_RGB, W
 from envs.render.sprites import SPRITE_MASKS, TEX
 
 OBJECT_HEIGHT = 0.55  # fraction of the wall height
-LINTEL = 0.45  # door lintel band, fraction of the wall height
+LINTEL = 0.3  # door lintel band, fraction of the wall height
 MAX_DEPTH = 64.0
 
 
