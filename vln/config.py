@@ -169,6 +169,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                     monitor_episodes=100),
     # GoToObject ("go to the red ball"): the dataclass defaults, the main job before FollowRoute.
     "goto": {},
+    # The full FollowRoute task as registered (2-6 rooms, max_steps 150) on a 2-core CPU: the
+    # main job's recipe scaled up; sized for about an hour (not yet measured end to end).
+    "route_full": dict(env="vln/FollowRoute-v0", env_kwargs={"reward_shaping": True}, il_episodes=8000, il_epochs=8.0,
+                       dagger_rounds=3, dagger_episodes=1500, dagger_epochs=1.0, rl_updates=150, il_mix=1.0,
+                       rl_lr=1e-4, entropy_coef=0.0, chunk=32, batch_size=32, num_envs=64, checkpoint_every=10,
+                       monitor_episodes=100),
     # A few seconds: for tests and smoke runs.
     "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
                  dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),

@@ -137,3 +137,33 @@ def test_time_budget_cuts_phases(tmp_path):
     assert results["episodes"] == config.eval_episodes
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["il"]  # one imitation row; no DAgger round, no REINFORCE update
+
+
+def test_the_main_job_trains_a_route_follower_by_imitation_then_reinforce():
+    config = preset("default")
+    assert config.env == "vln/FollowRoute-v0"
+    assert config.il_episodes > 0 and config.dagger_rounds > 0 and config.rl_updates > 0
+    assert config.monitor_episodes > 0  # held-out success on the learning curves
+    assert preset("goto").env == "vln/GoToObject-v0"
+
+
+def test_a_run_keeps_its_imitation_agent_and_monitors_heldout_success(tmp_path):
+    """agent_before_rl.keras is the agent eval_before_rl.json measured; held-out success is logged per phase."""
+    import csv
+
+    from agents import load_agent
+    from vln.evaluation import evaluate
+
+    out = tmp_path / "run"
+    config = preset("tiny", env=WORD_ENV, out=str(out), il_episodes=64, dagger_rounds=1, rl_updates=2, checkpoint_every=1,
+                    eval_episodes=16, monitor_episodes=8)
+    run(config, progress=False)
+    before = json.loads((out / "eval_before_rl.json").read_text())
+    summary, _ = evaluate(load_agent(out / "agent_before_rl.keras"), WORD_ENV, 16, config.eval_seed, "train",
+                          max_words=config.max_words)
+    assert summary["success_rate"] == before["success_rate"] and summary["path_length"] == before["path_length"]
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    heldout = {(r["phase"], r["step"]): float(r["heldout_success_rate"]) for r in rows if r["heldout_success_rate"] != ""}
+    assert set(heldout) == {("il", "0"), ("dagger", "1"), ("rl", "1"), ("rl", "2")}
+    assert all(0.0 <= v <= 1.0 for v in heldout.values())
