@@ -25,6 +25,8 @@ def evaluate_policy(env, policy: Policy, episodes: int, seed: int = 0) -> tuple[
 
 
 # ----------------------------------------------------------------------------- from names to runs
+# What the breakdown groups episodes by, kept in each row (and the CSV) where the env gives it.
+EPISODE_FEATURES = ("num_rooms", "num_distractors", "route_doors", "doors_passed")
 EPISODE_FIELDS = ("seed", "mission", "success", "steps", "spl", "ndtw", "sdtw", "navigation_error", "oracle_success",
                   "path_length", "shortest_path_length")
 
@@ -43,8 +45,8 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
 
     Returns (summary with the Room-to-Room metrics and the failure ``breakdown`` of
     ``vln.breakdown``, per-episode rows, each with its ``outcome``: "success" or the failure
-    category). The default seed is the training run's ``eval_seed``, so the figures match a
-    run's ``eval.json``.
+    category, and the ``EPISODE_FEATURES`` the env gives). The default seed is the training
+    run's ``eval_seed``, so the figures match a run's ``eval.json``.
     """
     from vln.environments import make_vector_env
 
@@ -66,6 +68,7 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
     episodes_info = episodes_from_rows(rows, [t.info for t in trajs])
     for row, episode in zip(rows, episodes_info):
         row["outcome"] = failure_category(episode) or "success"
+        row.update({k: episode[k] for k in EPISODE_FEATURES if k in episode})
     summary["breakdown"] = breakdown(episodes_info)
     return summary, rows
 

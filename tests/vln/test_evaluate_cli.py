@@ -36,6 +36,10 @@ def test_evaluate_expert_writes_json_and_csv(tmp_path):
     assert [int(r["seed"]) for r in rows] == [100, 101, 102, 103, 104]
     assert set(rows[0]) >= {"seed", "mission", "success", "steps", "spl", "ndtw", "sdtw", "navigation_error"}
     assert all(r["success"] == "1" and r["mission"] for r in rows)
+    # The failure breakdown: printed, in the JSON, and each row's outcome and route progress.
+    assert "Route progress" in done.stdout and data["breakdown"]["failures"]["episodes"] == 0
+    assert all(r["outcome"] == "success" and r["doors_passed"] == r["route_doors"] and int(r["num_rooms"]) >= 2
+               for r in rows)
 
 
 def test_rollout_random_writes_one_video_per_episode(tmp_path):
