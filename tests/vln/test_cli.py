@@ -64,13 +64,13 @@ def help_lines(out: str) -> dict[str, str]:
 
 def test_every_field_has_a_docstring():
     docs = field_docs(TrainConfig)
-    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 38
+    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 39
     assert docs["num_envs"] == "Envs of the native vector env, stepped as one batch."
     assert docs["il_mix"].startswith("Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): "
                                      "each update also")  # a docstring of two lines, joined
 
 
-@pytest.mark.parametrize("name", ["default", "route"])
+@pytest.mark.parametrize("name", ["default", "goto", "route"])
 def test_help_lists_every_field_with_its_docstring_and_real_default(name):
     done = train_script("--preset", name, "--help")
     assert done.returncode == 0, done.stderr
@@ -94,7 +94,8 @@ def test_a_presets_values_are_the_defaults_shown():
     assert lines["--out"].endswith("(default: runs/route)")
     assert lines["--rl-updates"].endswith("(default: 300)")
     assert lines["--env-kwargs"].endswith('(default: {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": true})')
-    assert help_lines(train_script("--help").stdout)["--env"].endswith("(default: vln/GoToObject-v0)")
+    assert help_lines(train_script("--help").stdout)["--env"].endswith("(default: vln/FollowRoute-v0)")  # the main job
+    assert help_lines(train_script("--preset", "goto", "--help").stdout)["--env"].endswith("(default: vln/GoToObject-v0)")
 
 
 def test_types_choices_and_booleans():
