@@ -1,4 +1,4 @@
-"""Cheap checks of an agent file that need no Keras (so a wrong file fails fast)."""
+"""Checks of an agent file before Keras reads it, so a wrong file fails with a message that names it."""
 
 from __future__ import annotations
 
