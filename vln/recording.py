@@ -43,13 +43,14 @@ class _SceneRecorder(VectorWrapper):
         self.record = record
         self.scenes: list[list[np.ndarray]] = [[] for _ in range(self.num_envs)]
         self.live = np.zeros(self.num_envs, bool)
+        self.renders = getattr(env, "render_mode", None) == "rgb_array"
         # Where render() frames start with the first-person view upscaled (the env's
         # metadata says by how much), the video labels the view and the map apart.
-        self.view_scale = (env.metadata or {}).get("render_view_scale")
+        self.view_scale = (env.metadata or {}).get("render_view_scale") if self.renders else None
         self.view_width: int | None = None
 
     def _scene(self, images: np.ndarray) -> list[np.ndarray]:
-        if getattr(self.env, "render_mode", None) == "rgb_array":
+        if self.renders:
             frames = self.env.render()
             if frames is not None and len(frames) == self.num_envs:
                 return [np.asarray(f) for f in frames]
@@ -58,8 +59,7 @@ class _SceneRecorder(VectorWrapper):
     def _capture(self, images: np.ndarray) -> None:
         if not self.record or not self.live.any():
             return
-        if (self.view_scale and self.view_width is None and np.asarray(images).ndim == 4
-                and getattr(self.env, "render_mode", None) == "rgb_array"):
+        if self.view_scale and self.view_width is None and np.asarray(images).ndim == 4:
             self.view_width = int(images.shape[2]) * int(self.view_scale)
         frames = self._scene(images)
         for i in np.flatnonzero(self.live):

@@ -18,7 +18,7 @@ import numpy as np
 from vln.checkpoint import write_checkpoint
 from vln.config import TrainConfig
 from vln.optimiser import NonFiniteLoss
-from vln.run_log import RunLog
+from vln.run_log import LOSS_TERMS, RunLog
 
 PHASES = ("il", "dagger", "rl", "done")
 
@@ -75,7 +75,7 @@ class RunState:
         row = {"phase": phase, "step": c["update"] if phase == "rl" else c["round"], "env_frames": c["env_frames"],
                "train_frames": c["train_frames"], "success_rate": "" if success_rate is None else success_rate,
                "heldout_success_rate": "" if heldout is None else heldout, "wall_time": round(self.elapsed(), 2)}
-        row.update({k: stats.get(k, "") for k in ("loss", "policy_loss", "value_loss", "entropy")})
+        row.update({k: stats.get(k, "") for k in LOSS_TERMS})
         self.log.row(row)
         c["metrics_rows"] += 1
 
