@@ -17,11 +17,18 @@ def evaluate_policy(env, policy: Policy, episodes: int, seed: int = 0) -> tuple[
     Returns (summary, per-episode rows, trajectories).
     """
     trajs = run_episodes(env, policy, episodes, seed)
-    rows = []
-    for t in trajs:
-        m = episode_metrics(t.info, steps=len(t))
-        rows.append({"seed": t.seed, "mission": t.mission, "steps": len(t), **m})
+    rows = [episode_row(t) for t in trajs]
     return summarize(rows), rows, trajs
+
+
+def episode_row(traj: Trajectory) -> dict[str, Any]:
+    """One episode's row of the evaluation CSV: seed, mission, steps, its metrics (NaN where the
+    env gives no geometry) and the shortest path's length where the env gives it."""
+    row: dict[str, Any] = {"seed": traj.seed, "mission": traj.mission, "steps": len(traj),
+                           **episode_metrics(traj.info, steps=len(traj))}
+    if "shortest_path_length" in traj.info:
+        row["shortest_path_length"] = float(traj.info["shortest_path_length"])
+    return row
 
 
 # ----------------------------------------------------------------------------- from names to runs
@@ -62,9 +69,6 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
         summary, rows, trajs = evaluate_policy(venv, policy, episodes, seed)
     finally:
         venv.close()
-    for row, t in zip(rows, trajs):
-        if "shortest_path_length" in t.info:
-            row["shortest_path_length"] = float(t.info["shortest_path_length"])
     episodes_info = episodes_from_rows(rows, [t.info for t in trajs])
     for row, episode in zip(rows, episodes_info):
         row["outcome"] = failure_category(episode) or "success"

@@ -25,8 +25,7 @@ from gymnasium.vector import VectorEnv, VectorWrapper
 
 from vln.collection import Trajectory, run_wave
 from vln.contract import validate_env
-from vln.evaluation import default_split
-from vln.metrics import episode_metrics
+from vln.evaluation import default_split, episode_row
 from vln.policies import Policy, check_policy_fits, make_policy
 
 DEFAULT_HOLD_S = 1.5  # the last frame (SUCCESS / FAIL) stays this long
@@ -145,13 +144,8 @@ def _max_steps(env) -> int | None:
 
 
 def episode_result(traj: Trajectory) -> dict[str, Any]:
-    """The metrics of one recorded episode (as a row of the evaluation CSV)."""
-    row: dict[str, Any] = {"seed": traj.seed, "mission": traj.mission, "steps": len(traj)}
-    row.update(episode_metrics(traj.info, steps=len(traj)))  # NaN where the env gives no geometry
-    if "shortest_path_length" in traj.info:
-        row["shortest_path_length"] = float(traj.info["shortest_path_length"])
-    row["return"] = float(np.sum(traj.rewards))
-    return row
+    """The metrics of one recorded episode (its evaluation CSV row) and its return."""
+    return {**episode_row(traj), "return": float(np.sum(traj.rewards))}
 
 
 def _safe(text: str) -> str:
