@@ -278,7 +278,8 @@ _DOC_COMMON = """
 
     ## Observation Space
     ``Dict(image=Box(0, 255, (view_size, view_size, 3), uint8), mission=Text(...))``: the
-    first-person view from the agent's eye (raycast, ``fov_deg`` wide) and the instruction.
+    first-person view from the agent's eye (raycast, ``fov_deg`` wide and ``vfov_deg`` high;
+    square pixels when ``vfov_deg`` is None) and the instruction.
 
     ## Rewards
     On a successful STOP ``1 - 0.9 * steps / max_steps``, otherwise 0. With
@@ -314,10 +315,11 @@ class VLNEnv(gym.Env):
                 "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
-                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
+                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None,
+                 vfov_deg: float | None = None) -> None:
         self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
-        self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
+        self.renderer = RaycastRenderer(view_size, view_size, fov_deg, vfov_deg)
         self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         self.observation_space = observation_space(view_size)
@@ -375,13 +377,14 @@ class VLNVectorEnv(VectorEnv):
                 "action_names": ACTION_NAMES, "render_view_scale": RENDER_VIEW_SCALE}
 
     def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
-                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None) -> None:
+                 max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None,
+                 vfov_deg: float | None = None) -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
         self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
         self.num_envs = int(num_envs)
-        self.renderer = RaycastRenderer(view_size, view_size, fov_deg)
+        self.renderer = RaycastRenderer(view_size, view_size, fov_deg, vfov_deg)
         self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, NUM_ACTIONS))

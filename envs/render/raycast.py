@@ -48,16 +48,23 @@ class SceneBatch:
 class RaycastRenderer:
     """Renders (B, height, width, 3) uint8 first-person frames for a batch of worlds."""
 
-    def __init__(self, width: int = 64, height: int = 64, fov_deg: float = 90.0) -> None:
+    def __init__(self, width: int = 64, height: int = 64, fov_deg: float = 90.0, vfov_deg: float | None = None) -> None:
         if width < 8 or height < 8:
             raise ValueError(f"view size must be at least 8x8, got {width}x{height}")
         if not 20.0 <= fov_deg <= 150.0:
             raise ValueError(f"fov_deg must be within [20, 150], got {fov_deg}")
+        if vfov_deg is not None and not 20.0 <= vfov_deg <= 150.0:
+            raise ValueError(f"vfov_deg must be within [20, 150], got {vfov_deg}")
         self.width, self.height, self.fov_deg = int(width), int(height), float(fov_deg)
         self.tan_half = float(np.tan(np.radians(fov_deg) / 2.0))
-        # Projected wall height for unit depth: a wall at depth d spans focal/d rows.
-        # Square pixels: a wall of unit height at unit depth spans `focal` rows.
-        self.focal = self.width / (2.0 * self.tan_half)
+        # Horizontal focal length in columns: an object of unit width at unit depth spans
+        # `focal_x` columns.
+        self.focal_x = self.width / (2.0 * self.tan_half)
+        # Vertical focal length in rows: a wall of unit height at depth d spans focal/d rows.
+        # Square pixels unless a vertical field of view is given (a narrower one spends the
+        # rows on the band around the horizon, where walls, doors and objects are).
+        self.vfov_deg = float(vfov_deg) if vfov_deg is not None else None
+        self.focal = self.focal_x if vfov_deg is None else self.height / (2.0 * float(np.tan(np.radians(vfov_deg) / 2.0)))
         self.camera_x = (2.0 * (np.arange(self.width) + 0.5) / self.width - 1.0).astype(np.float64)
         self._build_tables()
         self._walks: dict[int, dict] = {}  # DDA walks from cell centres, by walk length
@@ -296,12 +303,13 @@ class RaycastRenderer:
         visible = present & (depth > 0.2)
         safe_depth = np.where(visible, depth, 1.0)
         center_x = w / 2.0 * (1.0 + lateral / (safe_depth * self.tan_half))
-        size = np.minimum(np.round(self.focal / safe_depth * OBJECT_HEIGHT), self.max_sprite)  # width == height
-        left = center_x - size / 2.0
+        size = np.minimum(np.round(self.focal / safe_depth * OBJECT_HEIGHT), self.max_sprite)  # rows
+        width = np.round(self.focal_x / safe_depth * OBJECT_HEIGHT)  # columns (== rows with square pixels)
+        left = center_x - width / 2.0
         # Per (visible object, column) test; keep the columns where the sprite is in front.
         env_v, obj_v = np.nonzero(visible)
         xs = np.arange(w) + 0.5
-        u = (xs[None, :] - left[env_v, obj_v][:, None]) / np.maximum(size[env_v, obj_v], 1.0)[:, None]  # (V, W)
+        u = (xs[None, :] - left[env_v, obj_v][:, None]) / np.maximum(width[env_v, obj_v], 1.0)[:, None]  # (V, W)
         on = (u >= 0) & (u < 1) & (safe_depth[env_v, obj_v][:, None] < zbuf[env_v])
         v_i, x_i = np.nonzero(on)
         if v_i.size == 0:
