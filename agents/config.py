@@ -7,6 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 
+# (kernel, stride) of the visual encoder's three convolutions, by ``AgentConfig.visual_stem``.
+VISUAL_STEMS = {"strided": ((5, 2), (3, 2), (3, 2)), "patch": ((4, 4), (3, 2), (3, 1))}
+
+
 @dataclass
 class AgentConfig:
     """Sizes of the VLN agent. Defaults are small so a 2-core CPU trains quickly."""
@@ -36,7 +40,12 @@ class AgentConfig:
     """Units of the recurrent policy cell (and of the visual feature vector)."""
 
     conv_filters: tuple[int, ...] = (16, 32, 32)
-    """Filters of the three convolutions (5x5/2, 3x3/2, 3x3/2) of the visual encoder."""
+    """Filters of the three convolutions of the visual encoder."""
+
+    visual_stem: str = "strided"
+    """Kernels/strides of the three convolutions: "strided" (5x5/2, 3x3/2, 3x3/2) or "patch"
+    (4x4/4 non-overlapping patches, then 3x3/2, 3x3/1): the same 8x8 feature grid from a
+    64x64 frame for about half the multiply-adds."""
 
     attention_dim: int = 64
     """Size of the additive attention over words."""
@@ -48,6 +57,8 @@ class AgentConfig:
         # JSON round trips turn tuples into lists; normalise so configs compare equal.
         self.image_shape = tuple(int(v) for v in self.image_shape)
         self.conv_filters = tuple(int(v) for v in self.conv_filters)
+        if self.visual_stem not in VISUAL_STEMS:
+            raise ValueError(f"AgentConfig.visual_stem must be one of {sorted(VISUAL_STEMS)}, got {self.visual_stem!r}")
         if self.rnn not in ("lstm", "gru"):
             raise ValueError(f"AgentConfig.rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.image_shape) != 3 or self.image_shape[2] != 3:

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from agents.config import AgentConfig
+from agents.config import VISUAL_STEMS, AgentConfig
 from agents.files import check_agent_file
 from agents.layers import film, masked_softmax
 from agents.vocabulary import PAD_ID, Vocabulary
@@ -90,9 +90,10 @@ class VLNAgent(keras.Model):
         self.text_rnn = layers.Bidirectional(text_rnn, name="text_bilstm") if cfg.bidirectional else text_rnn
 
         # Visual encoder: three strided convs, FiLM from the instruction summary, dense.
-        self.conv1 = layers.Conv2D(f1, 5, strides=2, padding="same", activation="relu", name="conv1")
-        self.conv2 = layers.Conv2D(f2, 3, strides=2, padding="same", name="conv2")
-        self.conv3 = layers.Conv2D(f3, 3, strides=2, padding="same", name="conv3")
+        (k1, s1), (k2, s2), (k3, s3) = VISUAL_STEMS[cfg.visual_stem]
+        self.conv1 = layers.Conv2D(f1, k1, strides=s1, padding="same", activation="relu", name="conv1")
+        self.conv2 = layers.Conv2D(f2, k2, strides=s2, padding="same", name="conv2")
+        self.conv3 = layers.Conv2D(f3, k3, strides=s3, padding="same", name="conv3")
         # The FiLM conditioning: attention pooling over the words with learned queries
         # (one per head), so the colour and object words are picked wherever they stand
         # in the sentence; a mean over words, or the last state, dilutes them.

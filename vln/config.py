@@ -38,6 +38,9 @@ class TrainConfig:
     """Bidirectional instruction encoder."""
     text_hidden: int = 64
     """Units of the instruction LSTM."""
+    visual_stem: Literal["strided", "patch"] = "strided"
+    """Convolutions of the visual encoder: "strided" (5x5/2, 3x3/2, 3x3/2) or "patch" (4x4/4,
+    3x3/2, 3x3/1: the same 8x8 grid for about half the multiply-adds)."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000

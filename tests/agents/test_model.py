@@ -315,3 +315,22 @@ def test_keras_load_model_works_after_import_agents(tmp_path, backend):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split()[0] == "VLNAgent" and proc.stdout.split()[-1] == backend
     assert "'ball'" in proc.stdout
+
+
+def test_patch_stem_builds_saves_and_costs_less(tmp_path):
+    vocab = Vocabulary.build(TEXTS)
+    keras.utils.set_random_seed(0)
+    agent = VLNAgent(small_config(vocab, image_shape=(64, 64, 3), visual_stem="patch"), vocab)
+    strided = VLNAgent(small_config(vocab, image_shape=(64, 64, 3)), vocab)
+    batch = make_batch(agent, t=3)
+    out = agent.sequence_forward(batch)
+    assert out["logits"].shape == (len(TEXTS), 3, A)
+    # Both stems end on the same 8x8 grid, so the dense layer after them is the same size.
+    assert agent.visual_dense.kernel.shape == strided.visual_dense.kernel.shape
+    assert agent.conv1.kernel.shape[:2] == (4, 4) and agent.conv1.strides == (4, 4)
+    agent.save(tmp_path / "agent.keras")
+    loaded = load_agent(tmp_path / "agent.keras")
+    assert loaded.config.visual_stem == "patch"
+    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+    with pytest.raises(ValueError, match="visual_stem"):
+        small_config(vocab, visual_stem="huge")

@@ -103,8 +103,25 @@ def test_fov_is_configurable():
     assert heights[0] > heights[1] > heights[2], heights
 
 
+def test_vertical_fov_stretches_rows_only():
+    grid = empty_room(5, 9)
+    ball = [(3, 6, 0, 0)]  # a red ball three cells ahead
+    square = RaycastRenderer(64, 64, 90.0).render(scene(grid, (3, 3), EAST, ball))[0]
+    same = RaycastRenderer(64, 64, 90.0, vfov_deg=90.0).render(scene(grid, (3, 3), EAST, ball))[0]
+    np.testing.assert_array_equal(same, square)  # vfov == fov is the square-pixel camera
+    narrow = RaycastRenderer(64, 64, 90.0, vfov_deg=50.0).render(scene(grid, (3, 3), EAST, ball))[0]
+    red = [hue_matches(img, COLORS[0]) for img in (square, narrow)]
+    rows = [np.flatnonzero(m.any(axis=1)) for m in red]
+    cols = [np.flatnonzero(m.any(axis=0)) for m in red]
+    # The ball is taller by about tan(45°) / tan(25°) = 2.1, as wide, in the same columns.
+    assert 1.8 < len(rows[1]) / len(rows[0]) < 2.5, (rows[0], rows[1])
+    assert abs(len(cols[1]) - len(cols[0])) <= 1 and abs(cols[1].mean() - cols[0].mean()) <= 1
+    assert wall_rows(narrow) > 1.8 * wall_rows(square)
+
+
 @pytest.mark.parametrize("bad", [dict(width=4, height=64), dict(width=64, height=64, fov_deg=10.0),
-                                 dict(width=64, height=64, fov_deg=170.0)])
+                                 dict(width=64, height=64, fov_deg=170.0),
+                                 dict(width=64, height=64, vfov_deg=10.0)])
 def test_bad_renderer_settings(bad):
     with pytest.raises(ValueError):
         RaycastRenderer(**bad)
