@@ -47,6 +47,12 @@ class AgentConfig:
     (4x4/4 non-overlapping patches, then 3x3/2, 3x3/1): the same 8x8 feature grid from a
     64x64 frame for about half the multiply-adds."""
 
+    step_film: bool = False
+    """Also modulate the last convolution's features at every step with FiLM from the word
+    context the policy attends to at that step (its previous state's query), so the
+    features pick out what the current part of the instruction names ("the yellow door"),
+    not only what the whole instruction names."""
+
     attention_dim: int = 64
     """Size of the additive attention over words."""
 
@@ -70,6 +76,14 @@ class AgentConfig:
                 f"AgentConfig needs vocab_size >= 2 and num_actions >= 1, got "
                 f"{self.vocab_size}, {self.num_actions}"
             )
+
+    @property
+    def feature_grid(self) -> tuple[int, int]:
+        """(rows, cols) of the last convolution's feature map ("same" padding)."""
+        h, w = self.image_shape[:2]
+        for _, stride in VISUAL_STEMS[self.visual_stem]:
+            h, w = -(-h // stride), -(-w // stride)
+        return h, w
 
     @property
     def word_dim(self) -> int:

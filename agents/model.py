@@ -104,6 +104,9 @@ class VLNAgent(keras.Model):
         self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
         self.film_params = layers.Dense(2 * f3, kernel_initializer="zeros", name="film")
         self.visual_dense = layers.Dense(cfg.hidden, activation="relu", name="visual_dense")
+        if cfg.step_film:
+            # Zero-initialised like the other FiLMs: the per-step modulation starts as identity.
+            self.film_step = layers.Dense(2 * f3, kernel_initializer="zeros", name="film_step")
 
         # Recurrent policy with additive attention over the words.
         self.action_embedding = layers.Embedding(cfg.num_actions + 1, cfg.action_embed, name="action_embedding")
@@ -131,6 +134,10 @@ class VLNAgent(keras.Model):
         self.att_query.build((None, cfg.hidden))
         self.att_score.build((None, cfg.attention_dim))
         self.cell.build((None, cfg.hidden + cfg.word_dim + cfg.action_embed))
+        if cfg.step_film:
+            rows, cols = cfg.feature_grid
+            self.film_step.build((None, cfg.word_dim))
+            self.visual_dense.build((None, rows * cols * f3))
         # One tiny eager call builds everything else, so weights can be loaded at once.
         self(self._dummy_inputs(1, 2, 1))
 
@@ -163,12 +170,31 @@ class VLNAgent(keras.Model):
         return ops.concatenate(heads, axis=-1)
 
     def _visual(self, frames: Any, summary: Any) -> Any:
-        """frames (N, H, W, 3) uint8 and summary (N, D) -> visual features (N, hidden)."""
+        """frames (N, H, W, 3) uint8 and summary (N, D) -> what the recurrent step reads of them.
+
+        Visual features (N, hidden); with ``step_film`` the last convolution's FiLM-ed,
+        not yet rectified map, flattened (N, rows * cols * C), which ``_step_visual``
+        finishes once the step's word context is known.
+        """
         x = ops.cast(frames, "float32") / 255.0
         x = ops.relu(film(self.conv2(self.conv1(x)), self.film_params2(summary)))
-        x = ops.relu(film(self.conv3(x), self.film_params(summary)))
+        x = film(self.conv3(x), self.film_params(summary))
         x = ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
-        return self.visual_dense(x)
+        return x if self.config.step_film else self.visual_dense(ops.relu(x))
+
+    def _visual_width(self) -> int:
+        """Width of what ``_visual`` returns per frame."""
+        if not self.config.step_film:
+            return self.config.hidden
+        rows, cols = self.config.feature_grid
+        return rows * cols * self.config.conv_filters[2]
+
+    def _step_visual(self, maps: Any, context: Any) -> Any:
+        """``step_film``: flattened maps (B, rows * cols * C) modulated by the step's context -> (B, hidden)."""
+        rows, cols = self.config.feature_grid
+        x = ops.reshape(maps, (-1, rows, cols, self.config.conv_filters[2]))
+        x = ops.relu(film(x, self.film_step(context)))
+        return self.visual_dense(ops.reshape(x, (-1, rows * cols * x.shape[-1])))
 
     def _attend(self, h: Any, words: Any, keys: Any, mask: Any) -> tuple[Any, Any]:
         """Additive attention over words queried by ``h``: weights (B, L), context (B, D)."""
@@ -181,6 +207,8 @@ class VLNAgent(keras.Model):
     def _cell_step(self, h: Any, c: Any, vis: Any, act: Any, words: Any, keys: Any, mask: Any) -> tuple:
         """One recurrent step; returns (h_t, c_t, context_t, attention_t)."""
         weights, context = self._attend(h, words, keys, mask)
+        if self.config.step_film:
+            vis = self._step_visual(vis, context)
         x = ops.concatenate([vis, context, act], axis=-1)
         if self.config.rnn == "lstm":
             h_new, (_, c_new) = self.cell(x, [h, c])
@@ -216,7 +244,7 @@ class VLNAgent(keras.Model):
         summ = ops.reshape(
             ops.broadcast_to(summary[:, None, :], (b, t, summary.shape[-1])), (-1, summary.shape[-1])
         )
-        vis = ops.reshape(self._visual(frames, summ), (b, t, self.config.hidden))
+        vis = ops.reshape(self._visual(frames, summ), (b, t, self._visual_width()))
         act = self.action_embedding(ops.cast(inputs["prev_actions"], "int32"))
 
         def body(carry, xs):
@@ -237,7 +265,7 @@ class VLNAgent(keras.Model):
         )
         # One xs tensor, not a tuple: Keras's TF scan fails on several xs when T is
         # unknown at trace time (reduce_retracing makes it None).
-        hid = self.config.hidden
+        hid = self._visual_width()
         xs = ops.transpose(ops.concatenate([vis, act], axis=-1), (1, 0, 2))
         (h_last, c_last, _, _), (hs, _, contexts, att) = ops.scan(body, init, xs)  # time-major
         hs = ops.transpose(hs, (1, 0, 2))

@@ -41,6 +41,9 @@ class TrainConfig:
     visual_stem: Literal["strided", "patch"] = "strided"
     """Convolutions of the visual encoder: "strided" (5x5/2, 3x3/2, 3x3/2) or "patch" (4x4/4,
     3x3/2, 3x3/1: the same 8x8 grid for about half the multiply-adds)."""
+    step_film: bool = False
+    """Modulate the visual features at every step by the words the policy attends to then
+    (FiLM from the step's attention context), besides the whole instruction's FiLM."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000

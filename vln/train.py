@@ -150,7 +150,8 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
     image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
     agent_config = AgentConfig(vocab_size=len(vocab), num_actions=int(env.single_action_space.n), image_shape=image_shape,
                                hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
-                               text_hidden=config.text_hidden, visual_stem=config.visual_stem)
+                               text_hidden=config.text_hidden, visual_stem=config.visual_stem,
+                               step_film=config.step_film)
     return VLNAgent(agent_config, vocab)
 
 

@@ -35,10 +35,10 @@ def small_config(vocab: Vocabulary, **kw) -> AgentConfig:
     return AgentConfig(**base)
 
 
-def make_agent(rnn: str = "lstm", bidirectional: bool = False, seed: int = 0) -> VLNAgent:
+def make_agent(rnn: str = "lstm", bidirectional: bool = False, seed: int = 0, **kw) -> VLNAgent:
     keras.utils.set_random_seed(seed)
     vocab = Vocabulary.build(TEXTS)
-    return VLNAgent(small_config(vocab, rnn=rnn, bidirectional=bidirectional), vocab)
+    return VLNAgent(small_config(vocab, rnn=rnn, bidirectional=bidirectional, **kw), vocab)
 
 
 def make_batch(agent: VLNAgent, t: int = 5, seed: int = 0, max_len: int | None = None) -> dict:
@@ -80,9 +80,12 @@ def test_output_shapes(rnn, bidirectional):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(eager["logits"]), out["logits"], atol=1e-5)
 
 
-@pytest.mark.parametrize("rnn", ["lstm", "gru"])
-def test_sequence_equals_stepping(rnn):
-    agent = make_agent(rnn)
+@pytest.mark.parametrize("rnn, step_film", [("lstm", False), ("gru", False), ("lstm", True), ("gru", True)])
+def test_sequence_equals_stepping(rnn, step_film):
+    agent = make_agent(rnn, step_film=step_film)
+    if step_film:  # zero-initialised (identity): give it weights so the test sees it act
+        kernel = agent.film_step.kernel
+        kernel.assign(np.random.default_rng(1).normal(0, 0.5, kernel.shape).astype("float32"))
     batch = make_batch(agent, t=5)
     b = batch["tokens"].shape[0]
     # Start from a non-zero state to check the state is really threaded through.
@@ -334,3 +337,18 @@ def test_patch_stem_builds_saves_and_costs_less(tmp_path):
     np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
     with pytest.raises(ValueError, match="visual_stem"):
         small_config(vocab, visual_stem="huge")
+
+
+def test_step_film_changes_the_policy_with_the_attended_words(tmp_path):
+    agent = make_agent(step_film=True)
+    batch = make_batch(agent, t=4)
+    before = agent.sequence_forward(batch)["logits"]
+    kernel = agent.film_step.kernel
+    kernel.assign(np.random.default_rng(2).normal(0, 0.5, kernel.shape).astype("float32"))
+    after = agent.sequence_forward(batch)["logits"]
+    # Identity at initialisation; with weights, the step's word context moves the policy.
+    assert np.abs(after - before).max() > 1e-3
+    agent.save(tmp_path / "agent.keras")
+    loaded = load_agent(tmp_path / "agent.keras")
+    assert loaded.config.step_film
+    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], after, atol=1e-6)
