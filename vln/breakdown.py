@@ -158,7 +158,7 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
                  "goal_room_not_at_goal": "near goal", UNKNOWN: UNKNOWN}
         lines += ["", title + " (failures by category)",
                   f"  {head:<12}{'episodes':>9}{'success':>9}" + "".join(f"{short[c]:>12}" for c in short)]
-        for value in _display_order(key, groups):
+        for value in display_order(key, groups):
             g = groups[value]
             lines.append(f"  {value:<12}{g['episodes']:>9}{_fmt(g['success_rate']):>9}"
                          + "".join(f"{g['failures'].get(c, 0):>12}" for c in short))
@@ -183,7 +183,7 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- parts
-def _display_order(key: str, groups: Mapping[str, Any]) -> list[str]:
+def display_order(key: str, groups: Mapping[str, Any]) -> list[str]:
     """The groups in their natural order (a JSON file read back may hold them sorted as strings)."""
     if key == "by_instruction_length":
         order = [label for label, _, _ in LENGTH_BUCKETS] + [UNKNOWN]

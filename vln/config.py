@@ -115,6 +115,9 @@ class TrainConfig:
     held-out success (0: none)."""
     max_words: int = 0
     """Instruction length in tokens (0: from the training missions)."""
+    report: bool = True
+    """Write report.html at the end: config, curves, results with 95% intervals, the failure
+    breakdown and a gallery of up to 12 episode videos (--no-report: none)."""
 
     def __post_init__(self) -> None:
         self.check()
@@ -181,9 +184,11 @@ PRESETS: dict[str, dict[str, Any]] = {
                        dagger_rounds=3, dagger_episodes=1500, dagger_epochs=1.0, rl_updates=150, il_mix=1.0,
                        rl_lr=1e-4, entropy_coef=0.0, chunk=32, batch_size=32, num_envs=64, checkpoint_every=10,
                        monitor_episodes=100),
-    # A few seconds: for tests and smoke runs.
+    # A few seconds: for tests and smoke runs. No report (--report writes one): its videos
+    # would add about a fifth to each of the test suite's many tiny runs.
     "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
-                 dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8),
+                 dagger_episodes=16, dagger_epochs=1.0, rl_updates=1, eval_episodes=8, batch_size=8, chunk=8,
+                 report=False),
     # FollowRoute with a limited demo budget, then REINFORCE (the IL -> RL comparison).
     "route": dict(env="vln/FollowRoute-v0", env_kwargs=ROUTE_ENV,
                   il_episodes=1500, il_epochs=48.0, dagger_rounds=0, rl_updates=300, il_mix=1.0, rl_lr=1e-4, entropy_coef=0.0,

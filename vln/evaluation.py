@@ -77,6 +77,12 @@ def evaluate(agent_or_policy, env: str = "vln/GoToObject-v0", episodes: int = 20
     return summary, rows
 
 
+def run_episodes_file(split: str) -> str:
+    """A run folder's per-episode CSV of its evaluation on ``split``: ``eval_seen_episodes.csv``
+    for seen, ``eval_episodes.csv`` for the split at eval.json's top level (unseen, or train)."""
+    return "eval_seen_episodes.csv" if split == "seen" else "eval_episodes.csv"
+
+
 def results_paths(out) -> tuple[Any, Any]:
     """(JSON path, per-episode CSV path beside it: ``<stem>_episodes.csv``)."""
     from pathlib import Path
@@ -87,12 +93,21 @@ def results_paths(out) -> tuple[Any, Any]:
 
 def write_results(out, summary: dict[str, Any], rows: list[dict[str, Any]], meta: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Write the summary (plus ``meta``) as JSON to ``out`` and the rows as CSV beside it (atomically)."""
+    from vln.checkpoint import atomic_write_json
+
+    json_path, csv_path = results_paths(out)
+    write_episode_rows(csv_path, rows)
+    atomic_write_json(json_path, {**summary, **(meta or {})})
+    return json_path, csv_path
+
+
+def write_episode_rows(path, rows: list[dict[str, Any]]) -> None:
+    """The per-episode rows as CSV (``EPISODE_FIELDS`` first, then the rest: outcome, features), atomically."""
     import csv
     import io
 
-    from vln.checkpoint import atomic_write_json, atomic_write_text
+    from vln.checkpoint import atomic_write_text
 
-    json_path, csv_path = results_paths(out)
     buf = io.StringIO()
     extra = [k for k in (rows[0] if rows else {}) if k not in EPISODE_FIELDS]
     writer = csv.DictWriter(buf, fieldnames=[*EPISODE_FIELDS, *extra], extrasaction="ignore")
@@ -106,6 +121,20 @@ def write_results(out, summary: dict[str, Any], rows: list[dict[str, Any]], meta
             if isinstance(v, float):
                 r[key] = round(v, 6)
         writer.writerow(r)
-    atomic_write_text(csv_path, buf.getvalue())
-    atomic_write_json(json_path, {**summary, **(meta or {})})
-    return json_path, csv_path
+    atomic_write_text(path, buf.getvalue())
+
+
+def read_episode_rows(path) -> list[dict[str, Any]]:
+    """A per-episode CSV read back: numbers as numbers (``seed`` and counts int), empty cells left out."""
+    import csv
+
+    def value(text: str) -> Any:
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    with open(path, newline="") as f:
+        return [{k: (v if k == "mission" else value(v)) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]

@@ -157,7 +157,7 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
         # (``scripts/compare.py`` can pair the two agents on the same episodes).
         agent.save(run.dir / "agent_before_rl.keras")
         if config.eval_episodes > 0:
-            atomic_write_json(run.dir / "eval_before_rl.json", evaluate_splits(agent, config))
+            atomic_write_json(run.dir / "eval_before_rl.json", evaluate_splits(agent, config)[0])
     group = config.rl_baseline == "group"
     warmup = 0 if group else config.rl_value_warmup  # the group baseline needs no fitting
 
@@ -200,22 +200,24 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
 
 
 # ----------------------------------------------------------------------------- 5. evaluation
-def evaluate_splits(agent, config: TrainConfig) -> dict[str, Any]:
-    """Greedy held-out evaluation: val-unseen at the top level, val-seen under "seen".
+def evaluate_splits(agent, config: TrainConfig) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Greedy held-out evaluation: (results, {split: per-episode rows}).
 
-    An env without splits (no ``split`` argument, e.g. MiniGrid levels) is evaluated once,
-    on the evaluation seeds (disjoint from training's), reported as split "train" and
-    under "seen" too.
+    The results hold val-unseen at the top level and val-seen under "seen". An env without
+    splits (no ``split`` argument, e.g. MiniGrid levels) is evaluated once, on the evaluation
+    seeds (disjoint from training's), reported as split "train" and under "seen" too.
     """
     from vln.environments import has_splits
 
+    rows: dict[str, list[dict[str, Any]]] = {}
+
     def one(split: str) -> dict[str, Any]:
-        summary, _ = evaluate(agent, config.env, config.eval_episodes, config.eval_seed, split, config.env_kwargs,
-                              num_envs=config.num_envs, max_words=config.max_words)
+        summary, rows[split] = evaluate(agent, config.env, config.eval_episodes, config.eval_seed, split,
+                                        config.env_kwargs, num_envs=config.num_envs, max_words=config.max_words)
         return summary
 
     if not has_splits(config.env):
         summary = one("train")
-        return {**summary, "split": "train", "seen": dict(summary)}
+        return {**summary, "split": "train", "seen": dict(summary)}, rows
     unseen, seen = one("unseen"), one("seen")
-    return {**unseen, "split": "unseen", "seen": seen}
+    return {**unseen, "split": "unseen", "seen": seen}, rows

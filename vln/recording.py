@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv, VectorWrapper
 
+from vln.breakdown import episodes_from_rows, failure_category
 from vln.collection import Trajectory, run_wave
 from vln.contract import validate_env
 from vln.evaluation import default_split, episode_row
@@ -144,8 +145,11 @@ def _max_steps(env) -> int | None:
 
 
 def episode_result(traj: Trajectory) -> dict[str, Any]:
-    """The metrics of one recorded episode (its evaluation CSV row) and its return."""
-    return {**episode_row(traj), "return": float(np.sum(traj.rewards))}
+    """The metrics of one recorded episode (its evaluation CSV row), its return and its
+    ``outcome``: "success" or the failure category of ``vln.breakdown``."""
+    row = {**episode_row(traj), "return": float(np.sum(traj.rewards))}
+    row["outcome"] = failure_category(episodes_from_rows([row], [traj.info])[0]) or "success"
+    return row
 
 
 def _safe(text: str) -> str:
@@ -181,8 +185,8 @@ def rollout(agent_or_policy, env, episodes: int = 1, video_dir: str | os.PathLik
 
     Returns:
         per episode: ``seed``, ``mission``, ``steps``, ``success`` and the other metrics of
-        ``vln.metrics.episode_metrics`` (when the env gives them), ``return``, ``actions``
-        and ``video`` (the MP4's path, or None).
+        ``vln.metrics.episode_metrics`` (when the env gives them), ``return``, ``outcome``
+        ("success" or the failure category), ``actions`` and ``video`` (the MP4's path, or None).
     """
     if episodes < 1:
         raise ValueError(f"episodes must be positive, got {episodes}")

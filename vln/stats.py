@@ -27,6 +27,19 @@ def mcnemar_p(gained: int, lost: int) -> float:
     return min(1.0, 2.0 * tail)
 
 
+def mean_interval(values: Sequence[float], resamples: int = 10_000, seed: int = 0) -> tuple[float, float] | None:
+    """The 95% percentile-bootstrap interval (over episodes) of the mean of ``values``.
+
+    NaNs (a metric the env cannot give) are left out; None where no value is left.
+    """
+    v = np.asarray([float(x) for x in values], np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return None
+    boots = v[np.random.default_rng(seed).integers(0, v.size, (resamples, v.size))].mean(axis=1)
+    return float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
 def paired_comparison(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]],
                       metrics: Sequence[str] = DEFAULT_METRICS, resamples: int = 10_000,
                       seed: int = 0) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from vln.checkpoint import atomic_write_json, atomic_write_text, check_writable,
 from vln.collection import sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env
+from vln.evaluation import run_episodes_file, write_episode_rows
 from vln.run_log import write_curves
 from vln.run_state import RunState
 
@@ -35,7 +36,9 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if not resume and any((out / "checkpoint" / name).exists() for name in ("agent.keras", "state.json")):
         raise ValueError(f"{out} already holds a run: pass --resume to continue it, or choose another --out")
     # A run folder may have been moved since: its own location is not an option to compare.
-    if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out) != config:
+    # Nor is whether it writes a report: that changes no result.
+    if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out,
+                                      report=config.report) != config:
         raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC, DAgger, or the demonstrations mixed into REINFORCE) needs the env's expert.
@@ -100,17 +103,21 @@ def start(run: RunState, env, state: dict[str, Any] | None):
 
 
 def finish(run: RunState, agent) -> dict[str, Any]:
-    """The run folder's outputs: agent.keras, eval.json, curves.png, a sample rollout.mp4."""
+    """The run folder's outputs: agent.keras, eval.json and its per-episode CSVs, curves.png, a
+    sample rollout.mp4 and report.html."""
     config, out = run.config, run.dir
     agent.save(out / "agent.keras")
     results: dict[str, Any] = {}
     train_time = run.elapsed()
     if config.eval_episodes > 0:
-        results = {**phases.evaluate_splits(agent, config), "env": config.env, "train_time_s": round(train_time, 1),
+        evaluation, rows = phases.evaluate_splits(agent, config)
+        results = {**evaluation, "env": config.env, "train_time_s": round(train_time, 1),
                    "wall_time_s": round(run.elapsed(), 1),
                    "train_frames": run.counters["train_frames"], "env_frames": run.counters["env_frames"]}
         if (out / "eval_before_rl.json").exists():
             results["before_rl"] = json.loads((out / "eval_before_rl.json").read_text())
+        for split, split_rows in rows.items():
+            write_episode_rows(out / run_episodes_file(split), split_rows)
         atomic_write_json(out / "eval.json", results)
         run.log.evaluation(results, run.counters["train_frames"])
     write_curves(out)
@@ -121,6 +128,13 @@ def finish(run: RunState, agent) -> dict[str, Any]:
                            max_words=config.max_words)
     except Exception as exc:  # a sample video must never cost a finished run
         warnings.warn(f"no rollout.mp4: {exc}")
+    if config.report:
+        try:
+            from vln.report import write_run_report
+
+            write_run_report(out, agent=agent)
+        except Exception as exc:  # nor may the report
+            warnings.warn(f"no report.html: {exc}")
     return results
 
 
