@@ -14,7 +14,9 @@ DESCRIPTION = """Evaluate an agent (greedy) or the expert / a random policy with
 Prints a table (SR, SPL, NE, OSR, nDTW, SDTW, PL, episodes), then the failure breakdown
 (success by rooms, distractors and instruction length; why episodes failed; for routes, the
 doors passed). With --out FILE it writes the
-summary as JSON and one row per episode to FILE's stem + "_episodes.csv" beside it. The
+summary as JSON and one row per episode to FILE's stem + "_episodes.csv" beside it. With
+--report it also writes an HTML page of the results, with 95% intervals, the breakdown and a
+gallery of episode videos (and the run's config and curves for a checkpoint of a run). The
 episodes run batched on the env's native vector env; the default seed is a training run's
 eval seed, so the figures match its eval.json.
 """
@@ -31,6 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-words", type=int, help="instruction length for the agent (default: the run's)")
     p.add_argument("--out", help="write the summary JSON here (and <stem>_episodes.csv beside it)")
     p.add_argument("--markdown", action="store_true", help="print the table in Markdown")
+    p.add_argument("--report", nargs="?", const="", metavar="HTML",
+                   help="also write an HTML report here (default: --out's stem + .html, else report.html), "
+                        "its videos in the folder of the same name without .html")
     return p.parse_args(argv)
 
 
@@ -47,6 +52,11 @@ def _run(args) -> int:
     from vln.evaluation import evaluate, write_results
 
     require_positive(episodes=args.episodes, num_envs=args.num_envs)
+    if args.report is not None:
+        page = report_path(args)
+        if page.suffix.lower() not in (".html", ".htm") or (args.out and page == Path(args.out)):
+            raise ValueError(f"--report must name an .html file other than --out, got {page}")
+        check_writable(page.parent)
     env_kwargs = parse_env_kwargs(args.env_kwargs) if args.env_kwargs is not None else None
     if args.out:
         out = Path(args.out)
@@ -66,5 +76,29 @@ def _run(args) -> int:
                 "checkpoint": args.checkpoint, "seed": args.seed, "max_words": run["max_words"]}
         json_path, csv_path = write_results(args.out, summary, rows, meta)
         print(f"wrote {json_path} and {csv_path}")
+    if args.report is not None:
+        path = _write_report(args, run, summary, rows)
+        print(f"wrote {path} (open it in a browser: file://{path.resolve()})")
     return 0
+
+
+def report_path(args) -> Path:
+    """Where --report writes: its value, else beside --out (same stem), else report.html here."""
+    if args.report:
+        return Path(args.report)
+    return Path(args.out).with_suffix(".html") if args.out else Path("report.html")
+
+
+def _write_report(args, run, summary, rows) -> Path:
+    from vln.checkpoint import run_config
+    from vln.report import write_report
+
+    config, curves = {}, None
+    if args.checkpoint:  # the run's config and curves, where the checkpoint lies in a run folder
+        config = run_config(args.checkpoint)
+        folder = Path(args.checkpoint) if Path(args.checkpoint).is_dir() else Path(args.checkpoint).parent
+        curves = next((c for c in (folder / "curves.png", folder.parent / "curves.png") if c.is_file()), None)
+    return write_report(report_path(args), {run["split"]: (summary, rows)}, policy=run["policy"], env=run["env"],
+                        env_kwargs=run["env_kwargs"], max_words=run["max_words"], config=config or None,
+                        curves=curves, title=f"vln evaluation: {run['name']} on {run['env']} ({run['split']})")
 

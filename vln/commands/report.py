@@ -37,7 +37,11 @@ def _run(args) -> int:
     from vln.checkpoint import check_writable
     from vln.cli import quiet_keras_import, require_non_negative
 
+    from pathlib import Path
+
     require_non_negative(gallery=args.gallery)
+    if not (Path(args.run) / "config.json").is_file():  # before Keras starts: a typo fails at once
+        raise ValueError(f"{args.run} holds no run: no config.json")
     check_writable(args.run)
     quiet_keras_import()
     from vln.report import write_run_report
