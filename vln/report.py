@@ -252,8 +252,8 @@ def _results_section(evaluations: Mapping[str, tuple[Mapping[str, Any], Any]], b
                 cells.append(f"<td>{_fmt(value)}</td>")
                 continue
             ci = mean_interval([r.get(_COLUMN.get(m, m), math.nan) for r in rows], resamples=4000) if rows else None
-            interval = f'<small>[{_fmt(ci[0])}, {_fmt(ci[1])}]</small>' if ci else ""
-            cells.append(f"<td>{_fmt(value)} {interval}</td>")
+            interval = f'<br><small>[{_fmt(ci[0])}, {_fmt(ci[1])}]</small>' if ci else ""
+            cells.append(f"<td>{_fmt(value)}{interval}</td>")
         body.append(f"<tr><th>{html.escape(_SPLIT_LABEL.get(split, split))}</th>{''.join(cells)}</tr>")
     for split, summary in _before_rl_rows(before_rl):
         cells = "".join(f"<td>{_fmt(summary.get(m))}</td>" for m in METRIC_NAMES)
@@ -347,7 +347,7 @@ h2{font-size:17px;margin:8px 0}h3{font-size:15px;margin:10px 0 4px}
 table{border-collapse:collapse;margin:4px 16px 8px 0}th,td{padding:2px 8px;border-bottom:1px solid #eceff2;text-align:left}
 caption{text-align:left;font-weight:600;padding:2px 0}.tables{display:flex;flex-wrap:wrap;align-items:flex-start}
 table.kv{display:block;columns:3;column-gap:24px}table.kv tr{display:table;width:100%;break-inside:avoid}
-.results td{white-space:nowrap}small{color:#66707a}.muted{color:#66707a}img{max-width:100%}
+.results td,.results th{white-space:nowrap}small{color:#66707a}.muted{color:#66707a}img{max-width:100%}
 .filters button{margin:0 6px 8px 0;padding:4px 10px;border:1px solid #9aa5b1;border-radius:14px;background:#fff;cursor:pointer}
 .filters button.on{background:#1d2a3a;color:#fff}#shown{color:#66707a;margin-left:8px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}

@@ -56,7 +56,7 @@ def test_the_page_is_self_contained_and_holds_every_part(tmp_path):
     for part in ('id="config"', 'id="results"', 'id="breakdown"', 'id="gallery"', "a &lt;test&gt; run", "0.0001"):
         assert part in text, part
     # Each metric with its interval: "value [lo, hi]".
-    assert len(re.findall(r"\d\.\d{3} <small>\[\d\.\d{3}, \d\.\d{3}\]</small>", text)) >= 6
+    assert len(re.findall(r"\d\.\d{3}<br><small>\[\d\.\d{3}, \d\.\d{3}\]</small>", text)) >= 6
     videos = re.findall(r'<video src="([^"]+)"', text)
     assert len(videos) == 3 and all((tmp_path / v).is_file() for v in videos)
     assert all(v.startswith("report/") for v in videos)  # beside the page, by relative path
