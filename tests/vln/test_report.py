@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from vln.evaluation import evaluate, read_episode_rows, write_episode_rows
 from vln.report import choose_episodes, write_report

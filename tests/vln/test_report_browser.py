@@ -7,6 +7,7 @@ browser it is skipped, except where ``CI=true``: there a missing browser fails i
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import time
@@ -20,9 +21,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 def _unavailable() -> str | None:
     """Why the browser cannot run here, or None."""
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("selenium") is None:
         return "selenium is not installed (pip install -r requirements.txt)"
     if not any(shutil.which(name) for name in CHROMIUM):
         return "no Chromium (apt-get install chromium chromium-driver)"
