@@ -92,6 +92,9 @@ class TrainConfig:
     """Compute in bfloat16 with float32 weights (Keras "mixed_bfloat16"); for GPUs."""
     lr: float = 1e-3
     """Learning rate of the imitation phase (Adam)."""
+    il_lr_final: float = 0.0
+    """When positive, behaviour cloning's learning rate falls from ``lr`` to this along a
+    cosine over its minibatches, and DAgger rounds train at this rate (0: ``lr`` throughout)."""
     clipnorm: float = 1.0
     """Gradient clipping by global norm."""
     batch_size: int = 64
@@ -140,7 +143,7 @@ class TrainConfig:
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
-                             pg_coef=self.pg_coef, rl_value_warmup=self.rl_value_warmup,
+                             pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount

@@ -33,12 +33,14 @@ def fit(
     rng: np.random.Generator,
     on_step: Callable[[dict[str, float], int], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    learning_rate: Callable[[float], float] | None = None,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
 
     Returns the mean of the loss terms over the minibatches trained; ``on_step(stats,
     frames)`` is called per minibatch, and training ends early once ``stop()`` is true
-    (e.g. a run's time budget is spent).
+    (e.g. a run's time budget is spent). ``learning_rate(progress)``, where given, sets the
+    optimiser's rate before each minibatch from the fraction of minibatches done.
     """
     if not samples:
         raise ValueError("no training samples")
@@ -60,6 +62,8 @@ def fit(
             feed = upcoming.result()
             if u + 1 < updates:
                 upcoming = pool.submit(arrays, u + 1)
+            if learning_rate is not None:
+                agent.optimizer.learning_rate.assign(learning_rate(u / updates))
             try:
                 stats = update_chunks(agent, feed, chunk=chunk)
             except NonFiniteLoss as exc:

@@ -14,6 +14,8 @@ function here, called from ``vln.train.run``, with its loss terms in ``vln.objec
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from typing import Any
 
@@ -34,11 +36,13 @@ LOG_EVERY = 25  # imitation minibatches between metrics rows
 
 
 # ----------------------------------------------------------------------------- shared by the phases
-def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float, batch_size: int) -> dict[str, float]:
+def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float, batch_size: int,
+          learning_rate: Callable[[float], float] | None = None) -> dict[str, float]:
     """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step."""
     try:
         return fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
-                   max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase), stop=run.out_of_time)
+                   max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase), stop=run.out_of_time,
+                   learning_rate=learning_rate)
     except NonFiniteLoss as exc:
         raise NonFiniteLoss(f"{exc} in {run.training_now()}, minibatch {exc.update}; training stopped, {run.kept()}") from exc
 
@@ -71,10 +75,19 @@ def heldout_success(run: RunState, agent) -> float | None:
     return float(summary["success_rate"])
 
 
-def compile_imitation(run: RunState, agent) -> None:
+def compile_imitation(run: RunState, agent, learning_rate: float | None = None) -> None:
     config = run.config
-    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=config.lr,
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=learning_rate or config.lr,
                                clipnorm=config.clipnorm)
+
+
+def cloning_rate(config) -> Callable[[float], float] | None:
+    """Behaviour cloning's learning rate by progress: a cosine from ``lr`` to ``il_lr_final``
+    (None: constant ``lr``). Annealed steps reach a lower loss in the same minibatches."""
+    if config.il_lr_final <= 0:
+        return None
+    lo, hi = config.il_lr_final, config.lr
+    return lambda progress: lo + 0.5 * (hi - lo) * (1.0 + math.cos(math.pi * progress))
 
 
 # ----------------------------------------------------------------------------- 1. demonstrations
@@ -104,7 +117,7 @@ def behaviour_cloning(run: RunState, agent, dataset: list[Sample]) -> None:
     config = run.config
     if config.il_episodes > 0:
         compile_imitation(run, agent)
-        stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size)
+        stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size, cloning_rate(config))
         run.log_row("il", stats, heldout=heldout_success(run, agent))
     run.complete("il", agent)
 
@@ -125,7 +138,7 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
         return run_episodes(env, policy, config.dagger_episodes, DAGGER_SEED + k * 1_000_000)
 
     if c["round"] < config.dagger_rounds:
-        compile_imitation(run, agent)
+        compile_imitation(run, agent, config.il_lr_final if config.il_lr_final > 0 else None)
         for k in range(c["round"]):  # on resume, earlier rounds' data is re-collected with the restored agent
             dataset += imitation_samples(episodes(k))
     while c["round"] < config.dagger_rounds and not run.out_of_time():

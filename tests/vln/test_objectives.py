@@ -76,3 +76,29 @@ def test_truncated_bptt_carries_the_state():
     feed = minibatch_arrays(agent, imitation_samples([_traj(7, rng), _traj(2, rng)]), chunk=3, max_words=8)
     stats = update_chunks(agent, feed, chunk=3)
     assert feed["mask"].sum() == 9 and np.isfinite(stats["loss"])
+
+
+def test_fit_follows_the_learning_rate_schedule():
+    """fit sets the optimiser's rate from its progress; cloning_rate is a cosine from lr to il_lr_final."""
+    from vln.config import preset
+    from vln.optimiser import fit
+    from vln.phases import cloning_rate
+
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-3)
+    rng = np.random.default_rng(2)
+    seen: list[float] = []
+
+    def rate(progress: float) -> float:
+        seen.append(progress)
+        return 1e-3 * (1.0 - progress)
+
+    fit(agent, imitation_samples([_traj(4, rng) for _ in range(4)]), epochs=2.0, batch_size=2, chunk=4,
+        max_words=8, rng=rng, learning_rate=rate)
+    assert seen == [0.0, 0.25, 0.5, 0.75]
+    assert np.isclose(float(agent.optimizer.learning_rate), 1e-3 * 0.25)
+    schedule = cloning_rate(preset("tiny", lr=1e-3, il_lr_final=1e-4))
+    assert np.isclose(schedule(0.0), 1e-3) and np.isclose(schedule(0.5), 5.5e-4) and np.isclose(schedule(1.0), 1e-4)
+    assert cloning_rate(preset("tiny")) is None
