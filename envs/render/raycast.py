@@ -1,4 +1,4 @@
-"""Batched first-person renderer: a DDA raycaster in NumPy.
+"""Batched first-person renderer: a DDA raycaster, compiled where numba is, else in NumPy.
 
 One ray per image column for every env of the batch. Walls are looked up from a table of
 pre-shaded columns (indexed by wall side and projected height), so the per-pixel work is
@@ -6,6 +6,11 @@ one gather and one transpose. Doors are openings: the ray walks through them and
 door's colour is drawn as a lintel at the door's distance. Objects are sprites with a
 silhouette per type, drawn column by column far-to-near and hidden behind nearer walls
 by the per-column depth buffer. Runs headless; no OpenGL.
+
+With numba installed, scenes of eyes at cell centres (every env frame) are drawn by the
+compiled kernel of ``envs.render.raycast_kernel`` from the same tables, byte for byte the
+NumPy path's frames; the NumPy path stays for other scenes, for machines without numba,
+and as the tests' oracle.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.core import jit
 from envs.core.constants import CEILING_RGB, COLORS, DIR_VEC, DOOR, FLOOR_RGB, WALL, WALL_RGB
 from envs.render.sprites import SPRITE_MASKS, TEX
 
@@ -46,9 +52,14 @@ class SceneBatch:
 
 
 class RaycastRenderer:
-    """Renders (B, height, width, 3) uint8 first-person frames for a batch of worlds."""
+    """Renders (B, height, width, 3) uint8 first-person frames for a batch of worlds.
 
-    def __init__(self, width: int = 64, height: int = 64, fov_deg: float = 90.0, vfov_deg: float | None = None) -> None:
+    ``compiled``: draw through the numba kernel (default: whenever numba is importable,
+    see ``envs.core.jit``); False keeps the NumPy path, the oracle the kernel is tested against.
+    """
+
+    def __init__(self, width: int = 64, height: int = 64, fov_deg: float = 90.0, vfov_deg: float | None = None,
+                 compiled: bool | None = None) -> None:
         if width < 8 or height < 8:
             raise ValueError(f"view size must be at least 8x8, got {width}x{height}")
         if not 20.0 <= fov_deg <= 150.0:
@@ -68,6 +79,7 @@ class RaycastRenderer:
         self.camera_x = (2.0 * (np.arange(self.width) + 0.5) / self.width - 1.0).astype(np.float64)
         self._build_tables()
         self._walks: dict[int, dict] = {}  # DDA walks from cell centres, by walk length
+        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.numba is not None
 
     # ------------------------------------------------------------------ tables
     def _build_tables(self) -> None:
@@ -96,6 +108,8 @@ class RaycastRenderer:
         # 3-byte pixels one at a time would.
         self._build_sprite_table()
         self.wall_columns = np.ascontiguousarray(np.stack(cols).reshape(2 * (self.max_h + 1), h, 3).transpose(2, 0, 1))
+        # The kernel reads whole pixels: (index, H, 3).
+        self._kernel_columns = np.ascontiguousarray(self.wall_columns.transpose(1, 2, 0))
 
     def _build_sprite_table(self) -> None:
         """Alpha of every sprite column: (type, size in rows, texture column) -> (H,) bool.
@@ -262,7 +276,10 @@ class RaycastRenderer:
     def render(self, scene: SceneBatch) -> np.ndarray:
         b = scene.grid.shape[0]
         h, w = self.height, self.width
-        if _at_cell_centres(scene):
+        centred = _at_cell_centres(scene)
+        if centred and self.compiled:
+            return self._render_compiled(scene)
+        if centred:
             depth, wall_idx, door_depth, door_col, d, plane = self._cast_walks(scene)
         else:
             _, depth, side, door_depth, door_col, d, plane = self._cast(scene)
@@ -276,6 +293,22 @@ class RaycastRenderer:
         frames = np.empty((b, h, w, 3), np.uint8)
         for c in range(3):
             frames[..., c] = columns[c].transpose(0, 2, 1)
+        return frames
+
+    def _render_compiled(self, scene: SceneBatch) -> np.ndarray:
+        """``render`` by the numba kernel, for eyes at cell centres (same bytes as the NumPy path)."""
+        from envs.render.raycast_kernel import render_frames
+
+        b, gh, gw = scene.grid.shape
+        table = self._walk_table(gh + gw + 4)  # the walk length ``_cast_walks`` uses
+        frames = np.empty((b, self.height, self.width, 3), np.uint8)
+        pos = np.ascontiguousarray(scene.pos, np.float64)
+        render_frames(np.ascontiguousarray(scene.grid, np.uint8), np.ascontiguousarray(scene.door_color, np.int8),
+                      pos[:, 0].astype(np.int64), pos[:, 1].astype(np.int64), np.asarray(scene.heading, np.int64), pos,
+                      np.ascontiguousarray(scene.obj_pos, np.float64), np.asarray(scene.obj_type, np.int64),
+                      np.asarray(scene.obj_color, np.int64), table["offsets"], table["depth"], table["wall_idx"],
+                      self._kernel_columns, self.sprite_alpha, COLORS, self.focal, self.focal_x, self.tan_half,
+                      self.max_sprite, frames)
         return frames
 
     def _draw_lintels(self, columns: np.ndarray, door_depth: np.ndarray, door_col: np.ndarray) -> None:
