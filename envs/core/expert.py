@@ -4,13 +4,16 @@ The agent moves one cell forward or turns 90 degrees; each action costs one step
 optimal plan is a breadth-first search over cell x heading. We run it backwards from the
 goal region as a vectorised relaxation over all envs being reset, once per episode; after
 that every expert action is a table lookup (also from states the agent strayed into, so
-DAgger can label any state).
+DAgger can label any state). With numba, the tables come from the compiled breadth-first
+searches of ``envs.core.expert_kernel`` instead (the same exact distances, found directly);
+the NumPy relaxations stay as the fallback and the tests' oracle.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from envs.core import jit
 from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP
 
 UNREACHABLE = np.int16(10_000)
@@ -61,13 +64,15 @@ class _LineSweeps:
         np.add(best, self.offset, out=view)
 
 
-def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
+def action_distances(blocked: np.ndarray, goal: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """Fewest actions before STOP from every (heading, cell), for a batch of grids.
 
     Args:
         blocked: (B, H, W) bool, cells the agent cannot enter.
         goal: (B, H, W) bool, cells where the expert stops (any heading), or
             (B, 4, H, W) bool, (heading, cell) states where it stops.
+
+        compiled: search with the numba kernel (default: whenever numba is, ``envs.core.jit``).
 
     Returns:
         (B, 4, H, W) int16; ``UNREACHABLE`` where the goal cannot be reached.
@@ -80,8 +85,14 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
     offers values from other blocked states of the same cell.
     """
     b, h, w = blocked.shape
-    free = ~blocked
     goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], (b, 4, h, w))
+    if jit.ENABLED if compiled is None else compiled:
+        from envs.core.expert_kernel import action_distances_bfs
+
+        out = np.empty((b, 4, h, w), np.int16)
+        action_distances_bfs(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal4, bool), UNREACHABLE, out)
+        return out
+    free = ~blocked
     dist = np.where(goal4 & free[:, None], np.int32(0), np.int32(UNREACHABLE))
     sweeps = [_LineSweeps(free, k) for k in range(4)]
     # turns[k][j]: quarter turns between headings k and j, each costing one action.
@@ -100,12 +111,18 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
         total = new_total
 
 
-def cell_distances(blocked: np.ndarray, goal: np.ndarray) -> np.ndarray:
+def cell_distances(blocked: np.ndarray, goal: np.ndarray, compiled: bool | None = None) -> np.ndarray:
     """Geodesic distance in cells (4-neighbour moves) to the free cells of the goal region, (B, H, W) int16.
 
     Gauss-Seidel line sweeps in the four directions until nothing changes: each round
-    extends paths by a straight segment.
+    extends paths by a straight segment (or, ``compiled``, the kernel's breadth-first search).
     """
+    if jit.ENABLED if compiled is None else compiled:
+        from envs.core.expert_kernel import cell_distances_bfs
+
+        out = np.empty(blocked.shape, np.int16)
+        cell_distances_bfs(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal, bool), UNREACHABLE, out)
+        return out
     free = ~blocked
     dist = np.where(goal & free, np.int32(0), np.int32(UNREACHABLE))
     sweeps = [_LineSweeps(free, k) for k in range(4)]

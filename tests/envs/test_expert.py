@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs.core import jit
 from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP
 from envs.core.expert import UNREACHABLE, action_distances, cell_distances, expert_actions, expert_path
 
@@ -248,3 +249,16 @@ def test_expert_action_in_info_matches_table():
         obs, _, term, trunc, info = env.step(int(rng.integers(3)))
         if term or trunc:
             break
+
+
+@pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+def test_compiled_distances_match_the_numpy_relaxations():
+    rng = np.random.default_rng(5)
+    blocked = rng.random((40, 13, 19)) < 0.3
+    region = rng.random((40, 13, 19)) < 0.02
+    stops = rng.random((40, 4, 13, 19)) < 0.01
+    for goal in (region, stops):
+        np.testing.assert_array_equal(action_distances(blocked, goal, compiled=True),
+                                      action_distances(blocked, goal, compiled=False))
+    np.testing.assert_array_equal(cell_distances(blocked, region, compiled=True),
+                                  cell_distances(blocked, region, compiled=False))
