@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from envs.core import jit
 from envs.core.constants import COLOR_NAMES, DOOR, FLOOR, OBJECT_TYPES, WALL
 from envs.core.expert import expert_path
 from envs.core.world import Episode, WorldObject
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
-from envs.core.task import Task
+from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task
 from envs.core.mission import route_instruction
 
 
@@ -20,10 +21,13 @@ class FollowRouteTask(Task):
     through (by colour), the turns after them, objects it walks past, and the goal.
     Door colours are all different, and so is the goal's (colour, type) from every
     other object, so the instruction is unambiguous.
+
+    ``compiled``: draw the layouts with the numba kernel of ``envs.tasks.route_kernel``
+    (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_generate``.
     """
 
     def __init__(self, num_rooms: tuple[int, int] = (2, 6), room_size: int = 5, slots: tuple[int, int] = (2, 3),
-                 landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150) -> None:
+                 landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150, compiled: bool | None = None) -> None:
         lo, hi = (num_rooms, num_rooms) if isinstance(num_rooms, int) else (int(num_rooms[0]), int(num_rooms[1]))
         if lo < 1 or hi < lo:
             raise ValueError(f"num_rooms must be a range within [2, {slots[0] * slots[1]}], got {num_rooms}")
@@ -46,8 +50,40 @@ class FollowRouteTask(Task):
         self.max_grid = (self.slots[0] * pitch + 1, self.slots[1] * pitch + 1)
         self.max_objects = 1 + hi * l_hi
         self.default_max_steps = int(max_steps)
+        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.numba is not None
 
     # ---------------------------------------------------------------- layout
+    def _candidates(self, seeds, split, attempts):
+        """The whole batch's candidates from one kernel call (see ``envs.tasks.route_kernel``)."""
+        if not self.compiled or min(seeds, default=0) < 0 or max(seeds, default=0) >= 1 << 64:
+            return super()._candidates(seeds, split, attempts)  # (NumPy's errors for such seeds)
+        from envs.core.rng_kernel import CompiledStream
+        from envs.tasks.route_kernel import CRC_TABLE, draw_candidates
+
+        n, (gh, gw), k = len(seeds), self.max_grid, self.max_objects
+        grid = np.empty((n, gh, gw), np.uint8)
+        door_color = np.empty((n, gh, gw), np.int8)
+        room_of = np.empty((n, gh, gw), np.int64)
+        objects = np.empty((n, k, 4), np.int64)
+        n_objects = np.zeros(n, np.int64)
+        start = np.empty((n, 3), np.int64)
+        streams = np.empty((n, 6), np.uint64)
+        tried = np.array(attempts, np.int64)
+        unseen = split == "unseen"
+        failed = draw_candidates(np.array(seeds, np.uint64), tried, np.array([_LAYOUT_SALT, int(unseen)], np.uint64),
+                                 np.array([_EPISODE_SALT, _SPLIT_CODE[split]], np.uint64), unseen, *self.num_rooms,
+                                 self.room_size, *self.slots, *self.landmarks, len(COLOR_NAMES), len(OBJECT_TYPES),
+                                 CRC_TABLE, grid, door_color, room_of, objects, n_objects, start, streams)
+        if failed >= 0:
+            raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts (seed {seeds[failed]})")
+        episodes = []
+        for i, (row, col, heading) in enumerate(start.tolist()):
+            objs = [WorldObject(*o) for o in objects[i, : n_objects[i]].tolist()]
+            ep = Episode(grid[i], door_color[i], objs, 0, (row, col), heading, "", self.default_max_steps)
+            ep.extras["pending"] = (CompiledStream(streams[i]), room_of[i])
+            episodes.append(ep)
+        return episodes, tried.tolist()
+
     def _generate(self, layout_rng, episode_rng, split):
         s, (sr, sc) = self.room_size, self.slots
         pitch = s + 1

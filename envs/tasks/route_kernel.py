@@ -1,0 +1,194 @@
+"""FollowRoute's layouts in compiled code: ``FollowRouteTask._generate``, draw for draw.
+
+The kernel seeds the layout and episode streams as ``Task._candidate`` does
+(``default_rng([salt, stream, seed, attempt])``, reproduced by ``envs.core.rng_kernel``),
+makes every random choice of ``_generate`` in the same order, and skips attempts whose
+layout hash (``Episode.layout_key``'s crc32) belongs to another split, so a whole batch of
+candidates costs one call. The Python ``_generate`` stays as the fallback and the oracle.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from envs.core.constants import DOOR, FLOOR, WALL
+from envs.core.jit import kernel
+from envs.core.rng_kernel import below, permutation, seed_stream
+
+
+def _crc_table() -> np.ndarray:
+    """zlib's CRC-32 table (reflected polynomial 0xEDB88320), for ``zlib.crc32`` inside the kernel."""
+    table = np.zeros(256, np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
+        table[i] = c
+    return table
+
+
+CRC_TABLE = _crc_table()
+
+
+@kernel
+def _crc32(data, crc, table):
+    """``zlib.crc32(data, crc)`` of a uint8 array."""
+    c = crc ^ np.uint32(0xFFFFFFFF)
+    for byte in data:
+        c = table[(c ^ np.uint32(byte)) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+    return c ^ np.uint32(0xFFFFFFFF)
+
+
+@kernel
+def _free_cell(st, r0, c0, size, taken, near_door, use_near):
+    """``FollowRouteTask._free_cell``: a random free cell of the room at (r0, c0), row-major; (-1, -1) if none."""
+    n_ok = 0
+    for r in range(r0, r0 + size):
+        for c in range(c0, c0 + size):
+            if not taken[r, c] and not (use_near and near_door[r, c]):
+                n_ok += 1
+    if n_ok == 0:
+        return -1, -1
+    pick = below(st, n_ok)
+    for r in range(r0, r0 + size):
+        for c in range(c0, c0 + size):
+            if not taken[r, c] and not (use_near and near_door[r, c]):
+                if pick == 0:
+                    return r, c
+                pick -= 1
+    return -1, -1
+
+
+@kernel
+def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_types,  # noqa: C901
+              grid, door_color, room_of, objects, taken, near_door, start):
+    """One candidate into the given arrays (``grid`` etc. of ``max_grid``); returns its object
+    count, or 0 where ``_generate`` returns None. ``start``: (row, col, heading)."""
+    pitch = s + 1
+    gh, gw = grid.shape
+    n = rooms_lo + below(lay, rooms_hi - rooms_lo + 1)
+    room_r = np.empty(n, np.int64)
+    room_c = np.empty(n, np.int64)
+    edge_a = np.empty(max(n - 1, 1), np.int64)
+    room_r[0] = below(lay, sr)
+    room_c[0] = below(lay, sc)
+    placed = 1
+    front_i = np.empty(4 * n, np.int64)
+    front_r = np.empty(4 * n, np.int64)
+    front_c = np.empty(4 * n, np.int64)
+    while placed < n:
+        m = 0
+        for i in range(placed):
+            for d in range(4):
+                nr = room_r[i] + (0, 1, 0, -1)[d]
+                nc = room_c[i] + (1, 0, -1, 0)[d]
+                if 0 <= nr < sr and 0 <= nc < sc:
+                    seen = False
+                    for j in range(placed):
+                        if room_r[j] == nr and room_c[j] == nc:
+                            seen = True
+                            break
+                    if not seen:
+                        front_i[m], front_r[m], front_c[m] = i, nr, nc
+                        m += 1
+        f = below(lay, m)
+        room_r[placed], room_c[placed] = front_r[f], front_c[f]
+        edge_a[placed - 1] = front_i[f]
+        placed += 1
+    grid[:] = WALL
+    room_of[:] = -1
+    door_color[:] = -1
+    for k in range(n):
+        grid[room_r[k] * pitch + 1: room_r[k] * pitch + 1 + s, room_c[k] * pitch + 1: room_c[k] * pitch + 1 + s] = FLOOR
+        room_of[room_r[k] * pitch + 1: room_r[k] * pitch + 1 + s, room_c[k] * pitch + 1: room_c[k] * pitch + 1 + s] = k
+    colors = permutation(lay, n_colors)
+    for e in range(n - 1):
+        a, b = edge_a[e], e + 1
+        off = 1 + below(lay, s)
+        if room_r[a] == room_r[b]:  # side by side: a door in the vertical wall between them
+            r, c = room_r[a] * pitch + off, max(room_c[a], room_c[b]) * pitch
+        else:
+            r, c = max(room_r[a], room_r[b]) * pitch, room_c[a] * pitch + off
+        grid[r, c] = DOOR
+        door_color[r, c] = colors[e]
+    near_door[:] = False  # ``_near``: the 8-neighbourhood of the doors
+    for r in range(gh):
+        for c in range(gw):
+            if grid[r, c] == DOOR:
+                near_door[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2] = True
+    taken[:] = False
+    goal_room = below(lay, n)
+    g_type = below(lay, n_types)
+    g_color = below(lay, n_colors)
+    r, c = _free_cell(lay, room_r[goal_room] * pitch + 1, room_c[goal_room] * pitch + 1, s, taken, near_door, True)
+    if r < 0:
+        return 0
+    objects[0, 0], objects[0, 1], objects[0, 2], objects[0, 3] = r, c, g_type, g_color
+    taken[r, c] = True
+    n_obj = 1
+    for k in range(n):
+        for _ in range(l_lo + below(lay, l_hi - l_lo + 1)):
+            t, col = g_type, g_color
+            while t == g_type and col == g_color:
+                t = below(lay, n_types)
+                col = below(lay, n_colors)
+            r, c = _free_cell(lay, room_r[k] * pitch + 1, room_c[k] * pitch + 1, s, taken, near_door, True)
+            if r >= 0:
+                objects[n_obj, 0], objects[n_obj, 1], objects[n_obj, 2], objects[n_obj, 3] = r, c, t, col
+                taken[r, c] = True
+                n_obj += 1
+    start_room = below(epi, n - 1)
+    if start_room >= goal_room:
+        start_room += 1
+    r, c = _free_cell(epi, room_r[start_room] * pitch + 1, room_c[start_room] * pitch + 1, s, taken, near_door, False)
+    if r < 0:
+        return 0
+    start[0], start[1], start[2] = r, c, below(epi, 4)
+    return n_obj
+
+
+@kernel
+def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi,
+                    n_colors, n_types, crc_table, grid, door_color, room_of, objects, n_objects, start, episode_state):
+    """``Task._candidate`` for each seed: from ``attempts[i]`` on, the first attempt whose
+    candidate exists and whose layout hash is in the split. Writes the candidates (and
+    the attempt taken into ``attempts``, the episode stream's state into ``episode_state``);
+    returns the index of a seed with no valid layout within 1000 attempts, or -1.
+
+    ``layout_key``, ``episode_key``: the streams' (salt, stream) heads; each attempt seeds
+    ``default_rng([*head, seed, attempt])``.
+    """
+    lay = np.empty(6, np.uint64)
+    key = np.empty(4, np.uint64)
+    taken = np.empty(grid.shape[1:], np.bool_)
+    near_door = np.empty(grid.shape[1:], np.bool_)
+    obj16 = np.empty(4 * objects.shape[1], np.int16)
+    for i in range(seeds.size):
+        found = False
+        for attempt in range(attempts[i], attempts[i] + 1000):
+            key[0], key[1], key[2], key[3] = layout_key[0], layout_key[1], seeds[i], attempt
+            seed_stream(key, lay)
+            epi = episode_state[i]
+            key[0], key[1] = episode_key[0], episode_key[1]
+            seed_stream(key, epi)
+            n_obj = _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_types,
+                              grid[i], door_color[i], room_of[i], objects[i], taken, near_door, start[i])
+            if n_obj == 0:
+                continue
+            # Episode.layout_key: crc32 of the grid, the door colours, then the objects as int16.
+            h = _crc32(grid[i].ravel(), np.uint32(0), crc_table)
+            h = _crc32(door_color[i].ravel().view(np.uint8), h, crc_table)
+            for k in range(n_obj):
+                for f in range(4):
+                    obj16[4 * k + f] = objects[i, k, f]
+            h = _crc32(obj16[: 4 * n_obj].view(np.uint8), h, crc_table)
+            held_out = h % np.uint32(4) == 0
+            if held_out == unseen:
+                n_objects[i] = n_obj
+                attempts[i] = attempt
+                found = True
+                break
+        if not found:
+            return i
+    return -1
