@@ -155,15 +155,24 @@ def expert_actions(dist: np.ndarray, rows: np.ndarray, cols: np.ndarray, dirs: n
     return action
 
 
-def expert_path(dist: np.ndarray, start: tuple[int, int], start_dir: int) -> list[tuple[int, int]]:
+def expert_path(dist: np.ndarray, start: tuple[int, int], start_dir: int,
+                compiled: bool | None = None) -> list[tuple[int, int]]:
     """The cells the expert visits from ``start`` until it stops (one env's (4, H, W) field).
 
-    Same choices as ``expert_actions`` (forward, then left, then right), walked in plain
-    Python on a list copy: this runs once per finished episode, where numpy's per-call
-    overhead would dominate.
+    Same choices as ``expert_actions`` (forward, then left, then right), walked by the
+    compiled ``expert_path_walk`` (or, without numba, in plain Python on a list copy: this
+    runs once per episode, where numpy's per-call overhead would dominate).
     """
-    field = dist.tolist()
     row, col, d = int(start[0]), int(start[1]), int(start_dir)
+    if jit.ENABLED if compiled is None else compiled:
+        from envs.core.expert_kernel import expert_path_walk
+
+        if dist[d, row, col] >= UNREACHABLE:
+            raise ValueError("the goal is unreachable from the start")
+        out = np.empty((int(dist[d, row, col]) + 1, 2), np.int64)  # no more moves than actions
+        n = expert_path_walk(np.ascontiguousarray(dist), row, col, d, out)
+        return list(map(tuple, out[:n].tolist()))
+    field = dist.tolist()
     here = field[d][row][col]
     if here >= UNREACHABLE:
         raise ValueError("the goal is unreachable from the start")

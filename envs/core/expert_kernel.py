@@ -89,3 +89,28 @@ def cell_distances_bfs(blocked, goal, unreachable, out):
                     out[b, nr, nc] = nd
                     queue[tail] = nr * w + nc
                     tail += 1
+
+
+@kernel
+def expert_path_walk(dist, row, col, d, out):
+    """The cells the expert visits from (``row``, ``col``) facing ``d`` until it stops, into
+    ``out`` (n, 2); returns n. ``expert_path``'s choices: forward, then left, then right."""
+    _, h, w = dist.shape
+    d_row = np.array(_D_ROW)
+    d_col = np.array(_D_COL)
+    here = dist[d, row, col]
+    out[0, 0], out[0, 1] = row, col
+    n = 1
+    while here > 0:
+        nr = row + d_row[d]
+        nc = col + d_col[d]
+        if 0 <= nr < h and 0 <= nc < w and dist[d, nr, nc] == here - 1:
+            row, col = nr, nc
+            out[n, 0], out[n, 1] = row, col
+            n += 1
+        elif dist[(d + 3) % 4, row, col] == here - 1:
+            d = (d + 3) % 4
+        else:
+            d = (d + 1) % 4
+        here = dist[d, row, col]
+    return n

@@ -151,13 +151,15 @@ class FollowRouteTask(Task):
     def _finish(self, episode, split):
         episode_rng, room_of = episode.extras.pop("pending")
         path = expert_path(episode.extras["expert_dist"], episode.start, episode.start_dir)
-        clauses = self._clauses(path, episode.grid, episode.door_color, room_of, episode.objects)
+        rows, cols = np.nonzero(episode.grid == DOOR)
+        doors = dict(zip(zip(rows.tolist(), cols.tolist()), episode.door_color[rows, cols].tolist()))
+        clauses = self._clauses(path, doors, episode.objects)
         episode.mission = route_instruction(episode_rng, clauses, split)
         episode.extras["route"] = path
         # For the end-of-episode outcome keys (envs.core.outcome).
         episode.extras["room_of"] = room_of.astype(np.int8)
         episode.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
-                                      "route_doors": sum(int(episode.grid[cell] == DOOR) for cell in path)}
+                                      "route_doors": sum(cell in doors for cell in path)}
         return episode
 
     def _free_cell(self, rng, corner, near_door, objects):
@@ -173,12 +175,24 @@ class FollowRouteTask(Task):
 
     # ---------------------------------------------------------------- words
     @staticmethod
-    def _clauses(path, grid, door_color, room_of, objects):
-        """Describe the path: doors, the turn after each door, landmarks passed, the goal."""
+    def _clauses(path, doors, objects):
+        """Describe the path: doors, the turn after each door, landmarks passed, the goal.
+
+        ``doors``: {cell: colour index} of the door cells. Plain Python over small lists:
+        this runs once per episode, where NumPy's per-call cost would dominate.
+        """
         clauses: list[tuple[str, dict]] = []
         goal = objects[0]
         moves = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:])]
-        door_steps = [i for i, cell in enumerate(path) if grid[cell] == DOOR]
+        door_steps = [i for i, cell in enumerate(path) if cell in doors]
+        # The path's steps within one cell (8-neighbourhood) of each landmark that it passes.
+        step_of = {cell: t for t, cell in enumerate(path)}
+        near: list[tuple[int, list[int]]] = []
+        for k, obj in enumerate(objects[1:], start=1):
+            steps = [step_of[cell] for cell in ((obj.row + dr, obj.col + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1))
+                     if cell in step_of]
+            if steps:
+                near.append((k, steps))
         used_landmarks: set[int] = set()
         segments = [0] + door_steps + [len(path) - 1]
         for seg, (start, end) in enumerate(zip(segments, segments[1:])):
@@ -191,15 +205,14 @@ class FollowRouteTask(Task):
                         side = "left" if cross > 0 else "right"
                         clauses.append(("turn", {"side": side}))
                         break
-            for k, obj in enumerate(objects[1:], start=1):
-                if k in used_landmarks:
-                    continue
-                if any(max(abs(obj.row - r), abs(obj.col - c)) <= 1 for r, c in path[start:end + 1]):
-                    clauses.append(("landmark", {"obj": obj.description}))
+            # The first landmark (by index) not yet named that the segment passes.
+            for k, steps in near:
+                if k not in used_landmarks and any(start <= t <= end for t in steps):
+                    clauses.append(("landmark", {"obj": objects[k].description}))
                     used_landmarks.add(k)
                     break
-            if end < len(path) - 1 or grid[path[end]] == DOOR:
-                door = COLOR_NAMES[door_color[path[end]]]
+            if end < len(path) - 1 or path[end] in doors:
+                door = COLOR_NAMES[doors[path[end]]]
                 clauses.append(("exit" if seg == 0 else "door", {"door": door}))
         clauses.append(("goal", {"obj": goal.description}))
         return clauses

@@ -262,3 +262,14 @@ def test_compiled_distances_match_the_numpy_relaxations():
                                       action_distances(blocked, goal, compiled=False))
     np.testing.assert_array_equal(cell_distances(blocked, region, compiled=True),
                                   cell_distances(blocked, region, compiled=False))
+
+
+@pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+def test_compiled_expert_path_matches_the_python_walk():
+    rng = np.random.default_rng(6)
+    blocked = rng.random((30, 9, 11)) < 0.25
+    region = rng.random((30, 9, 11)) < 0.03
+    dist = action_distances(blocked, region)
+    for b in range(30):
+        for h, r, c in zip(*np.nonzero(dist[b] < UNREACHABLE)):
+            assert expert_path(dist[b], (r, c), h, compiled=True) == expert_path(dist[b], (r, c), h, compiled=False)

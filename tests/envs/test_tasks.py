@@ -394,7 +394,8 @@ def test_route_clauses_on_a_hand_built_path():
     landmark = WorldObject(1, 2, OBJECT_TYPES.index("box"), COLOR_NAMES.index("blue"))
     far = WorldObject(1, 7, OBJECT_TYPES.index("key"), COLOR_NAMES.index("grey"))
     path = [(2, 1), (2, 2), (2, 3), (2, 4), (2, 5), (3, 5), (3, 6)]
-    clauses = FollowRouteTask._clauses(path, grid, door_color, None, [goal, landmark, far])
+    doors = {(2, 4): int(door_color[2, 4])}
+    clauses = FollowRouteTask._clauses(path, doors, [goal, landmark, far])
     assert clauses == [
         ("landmark", {"obj": "blue box"}),
         ("exit", {"door": "green"}),
@@ -404,5 +405,5 @@ def test_route_clauses_on_a_hand_built_path():
     # Mirror: after the door turn north, a left turn.
     path = [(2, 1), (2, 2), (2, 3), (2, 4), (2, 5), (1, 5), (1, 6)]
     goal = WorldObject(1, 7, OBJECT_TYPES.index("ball"), COLOR_NAMES.index("red"))
-    clauses = FollowRouteTask._clauses(path, grid, door_color, None, [goal])
+    clauses = FollowRouteTask._clauses(path, doors, [goal])
     assert ("turn", {"side": "left"}) in clauses
