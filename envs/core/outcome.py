@@ -67,9 +67,11 @@ def door_crossings(grid: np.ndarray, cells: Sequence[Cell]) -> list[tuple[Cell, 
     A visit to a door cell counts when the cells before and after it differ: a door has
     one free cell on each side, so the path came from one side and left by the other.
     """
-    cells = [tuple(int(v) for v in c) for c in cells]
+    cells = [(int(c[0]), int(c[1])) for c in cells]
+    rows, cols = np.nonzero(grid == DOOR)
+    doors = set(zip(rows.tolist(), cols.tolist()))  # a set: this runs per ended episode, per cell
     return [(cells[t], cells[t - 1]) for t in range(1, len(cells) - 1)
-            if grid[cells[t]] == DOOR and cells[t - 1] != cells[t + 1]]
+            if cells[t] in doors and cells[t - 1] != cells[t + 1]]
 
 
 def doors_passed(agent: Sequence[tuple[Cell, Cell]], route: Sequence[tuple[Cell, Cell]]) -> int:

@@ -108,8 +108,12 @@ class RaycastRenderer:
         # 3-byte pixels one at a time would.
         self._build_sprite_table()
         self.wall_columns = np.ascontiguousarray(np.stack(cols).reshape(2 * (self.max_h + 1), h, 3).transpose(2, 0, 1))
-        # The kernel reads whole pixels: (index, H, 3).
+        # The kernel reads whole pixels, (index, H, 3), and only the rows where a column
+        # differs from the background (rows [lo, hi); empty where none do).
         self._kernel_columns = np.ascontiguousarray(self.wall_columns.transpose(1, 2, 0))
+        self._kernel_background = np.ascontiguousarray(np.broadcast_to(self.background[:, None], (h, self.width, 3)))
+        self._kernel_wall_rows = _row_spans(self._kernel_columns != self.background[None])
+        self._kernel_sprite_rows = _row_spans(self.sprite_alpha.transpose(1, 3, 0, 2))
 
     def _build_sprite_table(self) -> None:
         """Alpha of every sprite column: (type, size in rows, texture column) -> (H,) bool.
@@ -307,8 +311,8 @@ class RaycastRenderer:
                       pos[:, 0].astype(np.int64), pos[:, 1].astype(np.int64), np.asarray(scene.heading, np.int64), pos,
                       np.ascontiguousarray(scene.obj_pos, np.float64), np.asarray(scene.obj_type, np.int64),
                       np.asarray(scene.obj_color, np.int64), table["offsets"], table["depth"], table["wall_idx"],
-                      self._kernel_columns, self.sprite_alpha, COLORS, self.focal, self.focal_x, self.tan_half,
-                      self.max_sprite, frames)
+                      self._kernel_columns, self._kernel_wall_rows, self._kernel_background, self.sprite_alpha,
+                      self._kernel_sprite_rows, COLORS, self.focal, self.focal_x, self.tan_half, self.max_sprite, frames)
         return frames
 
     def _draw_lintels(self, columns: np.ndarray, door_depth: np.ndarray, door_col: np.ndarray) -> None:
@@ -363,6 +367,15 @@ class RaycastRenderer:
         for r in range(max_rank + 1):
             sel = slice(None) if max_rank == 0 else rank == r
             _paint(columns, env_i[sel], x_i[sel], alpha[sel], rgb[sel])
+
+
+def _row_spans(mask: np.ndarray) -> np.ndarray:
+    """(N, 2) int64 [first, last + 1) of the rows (axis 1) where ``mask`` (N, H, ...) has any True; [0, 0) if none."""
+    rows = mask.reshape(mask.shape[0], mask.shape[1], -1).any(axis=2)
+    any_ = rows.any(axis=1)
+    lo = np.where(any_, rows.argmax(axis=1), 0)
+    hi = np.where(any_, rows.shape[1] - rows[:, ::-1].argmax(axis=1), 0)
+    return np.stack([lo, hi], axis=1).astype(np.int64)
 
 
 def _at_cell_centres(scene: SceneBatch) -> bool:
