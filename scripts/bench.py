@@ -106,26 +106,34 @@ def median_rate(fn: Callable[[], Any], count: int, repeats: int) -> float:
 
 
 # ----------------------------------------------------------------------------- envs
-def make_env(env_id: str, num_envs: int, workers: int = 1, **kwargs: Any):
+def make_env(env_id: str, num_envs: int, workers: int = 1, sharded: bool = False, **kwargs: Any):
     import gymnasium as gym
 
     import envs  # noqa: F401
     from envs.parallel import ShardedVectorEnv
 
-    if workers > 1:
+    if workers > 1 or sharded:
         return ShardedVectorEnv(env_id, num_envs, workers, context=CONTEXT, **kwargs)
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
 
 
-def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: int = 3, workers: int = 1) -> float:
-    """Frames/s of the native vector env: random actions, autoreset included."""
+# Action mixes of the env benchmark: (forward, left, right, stop) probabilities. Uniform
+# random actions end an episode by STOP one step in four (resets dominate); a policy's
+# episodes run longer (STOP 5%, forward most often).
+ACTION_MIXES = {"uniform random": (0.25, 0.25, 0.25, 0.25), "policy-like, STOP 5%": (0.55, 0.2, 0.2, 0.05)}
+
+
+def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: int = 3, workers: int = 1,
+                 mix: tuple[float, ...] = ACTION_MIXES["uniform random"], sharded: bool = False) -> float:
+    """Frames/s of the native vector env (``sharded``: through ``ShardedVectorEnv`` even for
+    one worker), actions drawn from ``mix``, autoreset included."""
     import numpy as np
 
-    env = make_env(env_id, num_envs, workers)
+    env = make_env(env_id, num_envs, workers, sharded=sharded)
     try:
         env.reset(seed=0)
         rng = np.random.default_rng(0)
-        actions = rng.integers(0, 4, size=(steps, num_envs))
+        actions = rng.choice(4, size=(steps, num_envs), p=mix)
         for a in actions[:5]:
             env.step(a)  # warm up
 
@@ -136,6 +144,48 @@ def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: in
         return median_rate(go, steps * num_envs, repeats)
     finally:
         env.close()
+
+
+def bench_episodes(env_id: str, batch: int = 64, batches: int = 8, repeats: int = 3) -> float:
+    """Episodes/s of the task's generator alone (layout, expert tables, route, mission), in batches of ``batch`` seeds."""
+    import gymnasium as gym
+
+    import envs  # noqa: F401
+
+    task = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point").task
+    task.generate_batch(range(batch))  # warm up (and the kernels' first use)
+    start = iter(range(10**6, 10**9, batch))
+
+    def go():
+        for _ in range(batches):
+            s = next(start)
+            task.generate_batch(range(s, s + batch))
+
+    return median_rate(go, batch * batches, repeats)
+
+
+def bench_jit_start(env_id: str) -> dict[str, float]:
+    """Seconds to import the envs, make a vector env, reset it and step it once, in a fresh
+    process: with an empty numba cache (the first use compiles every kernel) and again with
+    the cache that run wrote. None where numba is missing."""
+    import subprocess
+    import tempfile
+
+    code = ("import time; t = time.perf_counter(); import gymnasium as gym, envs; "
+            f"e = gym.make_vec({env_id!r}, num_envs=8, vectorization_mode='vector_entry_point'); "
+            "e.reset(seed=0); e.step([0] * 8); print(time.perf_counter() - t)")
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return {}
+    out = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        for name in ("empty cache", "cached"):
+            proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                  cwd=Path(__file__).resolve().parent.parent, check=True)
+            out[name] = float(proc.stdout.split()[-1])
+    return out
 
 
 def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float | None:
@@ -327,26 +377,41 @@ def main(argv=None) -> int:
 
     def row(name: str, value: float, unit: str, anchor: str = "", **extra: Any) -> None:
         rows.append({"name": name, "value": round(value, 1), "unit": unit, "vs_anchor": anchor, **extra})
-        print(f"  {name}: {value:,.0f} {unit} {anchor}", flush=True)
+        print(f"  {name}: {value:,.{1 if unit == 's' else 0}f} {unit} {anchor}", flush=True)
 
     print(f"bench: {hw['label']} ({hw['cpu']})", flush=True)
     if "env" in groups:
-        # One CPU thread for the comparison with MiniGrid, as the anchors were measured.
+        # One CPU thread, as the anchors were measured: MiniGrid first, then both tasks under
+        # both action mixes in the same process, so the ratios compare like with like.
         from threadpoolctl import threadpool_limits
 
+        tasks = ("vln/GoToObject-v0", "vln/FollowRoute-v0")
         with threadpool_limits(1):
             mg = bench_minigrid(steps=1000 if args.quick else 4000, repeats=reps)
-            for env_id in ("vln/GoToObject-v0", "vln/FollowRoute-v0"):
-                fps = bench_native(env_id, steps=sz["env_steps"], repeats=reps)
-                row(f"{env_id} native vector env, 256 envs, 1 process", fps, "frames/s",
-                    f"{fps / mg:.1f}x MiniGrid" if mg else "(minigrid not installed)")
+            for env_id in tasks:
+                for mix_name, mix in ACTION_MIXES.items():
+                    fps = bench_native(env_id, steps=sz["env_steps"], repeats=reps, mix=mix)
+                    row(f"{env_id} native vector env, 256 envs, 1 process, {mix_name}", fps, "frames/s",
+                        f"{fps / mg:.1f}x MiniGrid" if mg else "(minigrid not installed)", mix=mix_name)
+            for env_id in tasks:
+                row(f"{env_id} episode generation (layout, expert tables, route, mission), batches of 64",
+                    bench_episodes(env_id, batches=2 if args.quick else 8, repeats=reps), "episodes/s")
         if mg:
             row("MiniGrid BabyAI-GoToLocal-v0 + RGBImgPartialObs(8), 1 process (anchor)", mg, "frames/s", "1.0x")
-        if sz["workers"] > 1:
+        # The sharded env's scaling: 1, 2, 4, ... worker processes up to the workers this
+        # machine has, 256 envs per worker, the policy-like mix.
+        one = None
+        for w in [n for n in (1, 2, 4, 8, 16) if n <= max(sz["workers"], 2)]:
             with threadpool_limits(1):
-                fps = bench_native("vln/FollowRoute-v0", 1024, sz["env_steps"], reps, workers=sz["workers"])
-            row(f"vln/FollowRoute-v0 sharded over {sz['workers']} processes, 1024 envs", fps, "frames/s",
-                f"{fps / mg:.1f}x MiniGrid" if mg else "")
+                fps = bench_native("vln/FollowRoute-v0", 256 * w, sz["env_steps"], reps, workers=w,
+                                   mix=ACTION_MIXES["policy-like, STOP 5%"], sharded=True)
+            one = one or fps
+            row(f"vln/FollowRoute-v0 sharded over {w} process(es), {256 * w} envs, policy-like", fps, "frames/s",
+                f"{fps / one:.2f}x 1 process" + (f", {fps / mg:.1f}x MiniGrid" if mg else ""), workers=w)
+        if not args.quick:
+            for name, seconds in bench_jit_start("vln/FollowRoute-v0").items():
+                row(f"numba kernels: import, make, reset and step a vector env in a new process, {name}",
+                    seconds, "s")
     if "policy" in groups:
         b = sz["policy_batch"]
         r = bench_policy_step(b, sz["policy_steps"], reps, sz["workers"] if b > 64 else 1)
@@ -377,7 +442,8 @@ def main(argv=None) -> int:
     width = max(len(r["name"]) for r in rows)
     print(f"{'benchmark (' + hw['label'] + ')':<{width}}  {'value':>14}  unit          vs anchor")
     for r in rows:
-        print(f"{r['name']:<{width}}  {r['value']:>14,.0f}  {r['unit']:<12}  {r['vs_anchor']}")
+        value = f"{r['value']:>14,.1f}" if r["unit"] == "s" else f"{r['value']:>14,.0f}"
+        print(f"{r['name']:<{width}}  {value}  {r['unit']:<12}  {r['vs_anchor']}")
     if args.json:
         Path(args.json).write_text(json.dumps({"hardware": hw, "quick": args.quick, "sizes": sz, "results": rows},
                                               indent=2, default=str))
