@@ -59,7 +59,7 @@ class Task(ABC):
             blocked, region, stops = self._expert_inputs(cands)
             dist = action_distances(blocked, stops)
             geo = cell_distances(blocked, region)
-            still = []
+            still, ready = [], []
             for j, i in enumerate(pending):
                 ep = cands[j]
                 attempts[i] = tried[j]
@@ -69,7 +69,9 @@ class Task(ABC):
                     continue
                 ep.seed = seeds[i]
                 ep.extras["expert_dist"], ep.extras["cell_dist"] = dist[j], geo[j]
-                out[i] = self._finish(ep, split)
+                ready.append((i, ep))
+            for (i, _), ep in zip(ready, self._finish_batch([ep for _, ep in ready], split)):
+                out[i] = ep
             pending = still
         return out  # type: ignore[return-value]
 
@@ -99,6 +101,10 @@ class Task(ABC):
     def _finish(self, episode: Episode, split: str) -> Episode:
         """Last touches once the expert fields are in ``extras`` (default: none)."""
         return episode
+
+    def _finish_batch(self, episodes: list[Episode], split: str) -> list[Episode]:
+        """``_finish`` of several episodes (tasks with a batched version override this)."""
+        return [self._finish(ep, split) for ep in episodes]
 
     def _expert_inputs(self, episodes: list[Episode]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Blocked cells, goal region and expert stop states of a batch, padded to ``max_grid``.

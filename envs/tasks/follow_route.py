@@ -162,6 +162,46 @@ class FollowRouteTask(Task):
                                       "route_doors": sum(cell in doors for cell in path)}
         return episode
 
+    def _finish_batch(self, episodes, split):
+        """``_finish`` of a batch, with the paths and their clauses from one kernel call
+        (``envs.tasks.route_kernel.describe_routes``); the Python ``_finish`` without numba."""
+        if not self.compiled or not episodes:
+            return super()._finish_batch(episodes, split)
+        from envs.tasks.route_kernel import CLAUSE_KINDS, describe_routes
+
+        n, k = len(episodes), self.max_objects
+        starts = np.array([(*ep.start, ep.start_dir) for ep in episodes], np.int64)
+        dist = np.stack([ep.extras["expert_dist"] for ep in episodes])
+        length = int(dist[np.arange(n), starts[:, 2], starts[:, 0], starts[:, 1]].max()) + 1  # >= any path's cells
+        objects = np.zeros((n, k, 4), np.int64)
+        for j, ep in enumerate(episodes):
+            objects[j, : len(ep.objects)] = [(o.row, o.col, o.type, o.color) for o in ep.objects]
+        paths = np.empty((n, length, 2), np.int64)
+        path_len = np.empty(n, np.int64)
+        codes = np.empty((n, 3 * length + 1, 2), np.int64)  # at most a turn, a landmark and a door per segment
+        n_codes = np.empty(n, np.int64)
+        describe_routes(dist, starts, np.stack([ep.grid for ep in episodes]), np.stack([ep.door_color for ep in episodes]),
+                        objects, np.array([len(ep.objects) for ep in episodes], np.int64), paths, path_len, codes, n_codes)
+        for j, ep in enumerate(episodes):
+            episode_rng, room_of = ep.extras.pop("pending")
+            path = list(map(tuple, paths[j, : path_len[j]].tolist()))
+            clauses = []
+            for kind, arg in codes[j, : n_codes[j]].tolist():
+                if kind == 2:
+                    clauses.append(("turn", {"side": "left" if arg == 0 else "right"}))
+                elif kind == 3:
+                    clauses.append(("landmark", {"obj": ep.objects[arg].description}))
+                elif kind == 4:
+                    clauses.append(("goal", {"obj": ep.objects[0].description}))
+                else:
+                    clauses.append((CLAUSE_KINDS[kind], {"door": COLOR_NAMES[arg]}))
+            ep.mission = route_instruction(episode_rng, clauses, split)
+            ep.extras["route"] = path
+            ep.extras["room_of"] = room_of.astype(np.int8)
+            ep.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
+                                     "route_doors": sum(kind <= 1 for kind in codes[j, : n_codes[j], 0].tolist())}
+        return episodes
+
     def _free_cell(self, rng, corner, near_door, objects):
         """A random cell of the room at ``corner`` without an object (nor, unless
         ``near_door`` is None, next to a door), in row-major order; None if there is none."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core.constants import DOOR, FLOOR, WALL
+from envs.core.expert_kernel import expert_path_walk
 from envs.core.jit import kernel
 from envs.core.rng_kernel import below, permutation, seed_stream
 
@@ -192,3 +193,66 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
         if not found:
             return i
     return -1
+
+
+# Clause kinds of ``describe_routes``' codes, as ``FollowRouteTask._clauses`` names them.
+CLAUSE_KINDS = ("exit", "door", "turn", "landmark", "goal")
+
+
+@kernel
+def describe_routes(dist, starts, grid, door_color, objects, n_objects, paths, path_len, clauses, n_clauses):
+    """The expert's path of each episode and ``FollowRouteTask._clauses`` of it, as codes.
+
+    ``dist`` (B, 4, H, W), ``starts`` (B, 3) (row, col, heading). Writes ``paths`` (B, L, 2)
+    with ``path_len``, and ``clauses`` (B, C, 2) with ``n_clauses``: (kind, argument) with
+    kind an index of ``CLAUSE_KINDS`` and the argument the door's colour, the side of the
+    turn (0 left, 1 right) or the landmark's object slot.
+    """
+    for b in range(dist.shape[0]):
+        path = paths[b]
+        n = expert_path_walk(dist[b], starts[b, 0], starts[b, 1], starts[b, 2], path)
+        path_len[b] = n
+        out = clauses[b]
+        m = 0
+        # Segment bounds: the start, every door on the path, the end.
+        bounds = np.empty(n + 2, np.int64)
+        n_b = 1
+        bounds[0] = 0
+        for t in range(n):
+            if grid[b, path[t, 0], path[t, 1]] == DOOR:
+                bounds[n_b] = t
+                n_b += 1
+        bounds[n_b] = n - 1
+        n_b += 1
+        used = np.zeros(objects.shape[1], np.bool_)
+        for seg in range(n_b - 1):
+            start, end = bounds[seg], bounds[seg + 1]
+            if seg > 0:  # the turn after the door: the first change of direction before the next door
+                in_r = path[start, 0] - path[start - 1, 0]
+                in_c = path[start, 1] - path[start - 1, 1]
+                for t in range(start, end):
+                    m_r = path[t + 1, 0] - path[t, 0]
+                    m_c = path[t + 1, 1] - path[t, 1]
+                    if m_r != in_r or m_c != in_c:
+                        out[m, 0], out[m, 1] = 2, 0 if in_r * m_c - in_c * m_r > 0 else 1
+                        m += 1
+                        break
+            for k in range(1, n_objects[b]):  # the first landmark not yet named that the segment passes
+                if used[k]:
+                    continue
+                passed = False
+                for t in range(start, end + 1):
+                    if abs(objects[b, k, 0] - path[t, 0]) <= 1 and abs(objects[b, k, 1] - path[t, 1]) <= 1:
+                        passed = True
+                        break
+                if passed:
+                    out[m, 0], out[m, 1] = 3, k
+                    m += 1
+                    used[k] = True
+                    break
+            r, c = path[end, 0], path[end, 1]
+            if end < n - 1 or grid[b, r, c] == DOOR:
+                out[m, 0], out[m, 1] = 0 if seg == 0 else 1, door_color[b, r, c]
+                m += 1
+        out[m, 0], out[m, 1] = 4, 0
+        n_clauses[b] = m + 1
