@@ -22,72 +22,75 @@ def action_distances_bfs(blocked, stops, unreachable, out):
 
     ``blocked`` (B, H, W) bool; ``stops`` (B, 4, H, W) bool, the states where the expert
     stops. Searched backwards: a state's predecessors are the two turns into it in the
-    same cell and the forward move into its cell from behind.
+    same cell and the forward move into its cell from behind. (Flat views of each env's
+    arrays: numba's n-d slice fills and indexing cost several times more.)
     """
     b_n, h, w = blocked.shape
-    d_row = np.array(_D_ROW)
-    d_col = np.array(_D_COL)
-    queue = np.empty(4 * h * w, np.int64)
+    hw = h * w
+    queue = np.empty(4 * hw, np.int64)
     for b in range(b_n):
-        out[b] = unreachable
-        head = 0
+        dist = out[b].ravel()
+        stop = stops[b].ravel()
+        wall = blocked[b].ravel()
         tail = 0
-        for k in range(4):
-            for r in range(h):
-                for c in range(w):
-                    if stops[b, k, r, c] and not blocked[b, r, c]:
-                        out[b, k, r, c] = 0
-                        queue[tail] = (k * h + r) * w + c
-                        tail += 1
+        for s in range(4 * hw):
+            if stop[s] and not wall[s % hw]:
+                dist[s] = 0
+                queue[tail] = s
+                tail += 1
+            else:
+                dist[s] = unreachable
+        head = 0
         while head < tail:
             s = queue[head]
             head += 1
-            k = s // (h * w)
-            r = (s // w) % h
-            c = s % w
-            nd = out[b, k, r, c] + 1
+            k = s // hw
+            cell = s - k * hw
+            nd = dist[s] + 1
             for j in ((k + 1) % 4, (k + 3) % 4):  # turned into heading k from j
-                if out[b, j, r, c] == unreachable:
-                    out[b, j, r, c] = nd
-                    queue[tail] = (j * h + r) * w + c
+                t = j * hw + cell
+                if dist[t] == unreachable:
+                    dist[t] = nd
+                    queue[tail] = t
                     tail += 1
-            pr = r - d_row[k]  # stepped forward into (r, c) from the cell behind
-            pc = c - d_col[k]
-            if 0 <= pr < h and 0 <= pc < w and not blocked[b, pr, pc] and out[b, k, pr, pc] == unreachable:
-                out[b, k, pr, pc] = nd
-                queue[tail] = (k * h + pr) * w + pc
-                tail += 1
+            r = cell // w - _D_ROW[k]  # stepped forward into the cell from the one behind
+            c = cell % w - _D_COL[k]
+            if 0 <= r < h and 0 <= c < w and not wall[r * w + c]:
+                t = k * hw + r * w + c
+                if dist[t] == unreachable:
+                    dist[t] = nd
+                    queue[tail] = t
+                    tail += 1
 
 
 @kernel
 def cell_distances_bfs(blocked, goal, unreachable, out):
     """Geodesic cells (4-neighbour moves) to the free ``goal`` cells: ``out`` (B, H, W) int16."""
     b_n, h, w = blocked.shape
-    d_row = np.array(_D_ROW)
-    d_col = np.array(_D_COL)
     queue = np.empty(h * w, np.int64)
     for b in range(b_n):
-        out[b] = unreachable
-        head = 0
+        dist = out[b].ravel()
+        target = goal[b].ravel()
+        wall = blocked[b].ravel()
         tail = 0
-        for r in range(h):
-            for c in range(w):
-                if goal[b, r, c] and not blocked[b, r, c]:
-                    out[b, r, c] = 0
-                    queue[tail] = r * w + c
-                    tail += 1
+        for s in range(h * w):
+            if target[s] and not wall[s]:
+                dist[s] = 0
+                queue[tail] = s
+                tail += 1
+            else:
+                dist[s] = unreachable
+        head = 0
         while head < tail:
             s = queue[head]
             head += 1
-            r = s // w
-            c = s % w
-            nd = out[b, r, c] + 1
+            nd = dist[s] + 1
             for k in range(4):
-                nr = r + d_row[k]
-                nc = c + d_col[k]
-                if 0 <= nr < h and 0 <= nc < w and not blocked[b, nr, nc] and out[b, nr, nc] == unreachable:
-                    out[b, nr, nc] = nd
-                    queue[tail] = nr * w + nc
+                r = s // w + _D_ROW[k]
+                c = s % w + _D_COL[k]
+                if 0 <= r < h and 0 <= c < w and not wall[r * w + c] and dist[r * w + c] == unreachable:
+                    dist[r * w + c] = nd
+                    queue[tail] = r * w + c
                     tail += 1
 
 

@@ -57,19 +57,25 @@ def outcome_info(ep: Episode, trajectory: Sequence[Cell], reference: Sequence[Ce
     static = ep.extras.get("end_info", {})
     out.update({key: int(value) for key, value in static.items()})
     if "route_doors" in static:
-        out["doors_passed"] = doors_passed(door_crossings(ep.grid, trajectory), door_crossings(ep.grid, reference))
+        rows, cols = np.nonzero(ep.grid == DOOR)
+        doors = set(zip(rows.tolist(), cols.tolist()))
+        out["doors_passed"] = doors_passed(door_crossings(ep.grid, trajectory, doors),
+                                           door_crossings(ep.grid, reference, doors))
     return out
 
 
-def door_crossings(grid: np.ndarray, cells: Sequence[Cell]) -> list[tuple[Cell, Cell]]:
+def door_crossings(grid: np.ndarray, cells: Sequence[Cell], doors: set[Cell] | None = None) -> list[tuple[Cell, Cell]]:
     """(door cell, cell it was entered from) for each time ``cells`` go through a door.
 
     A visit to a door cell counts when the cells before and after it differ: a door has
     one free cell on each side, so the path came from one side and left by the other.
+    ``doors``: the door cells of ``grid``, when the caller has them (a set: this runs per
+    ended episode, per cell).
     """
     cells = [(int(c[0]), int(c[1])) for c in cells]
-    rows, cols = np.nonzero(grid == DOOR)
-    doors = set(zip(rows.tolist(), cols.tolist()))  # a set: this runs per ended episode, per cell
+    if doors is None:
+        rows, cols = np.nonzero(grid == DOOR)
+        doors = set(zip(rows.tolist(), cols.tolist()))
     return [(cells[t], cells[t - 1]) for t in range(1, len(cells) - 1)
             if cells[t] in doors and cells[t - 1] != cells[t + 1]]
 

@@ -97,9 +97,9 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_t
         room_r[placed], room_c[placed] = front_r[f], front_c[f]
         edge_a[placed - 1] = front_i[f]
         placed += 1
-    grid[:] = WALL
-    room_of[:] = -1
-    door_color[:] = -1
+    grid.ravel()[:] = WALL  # (flat: numba's 2-d slice fills are several times slower)
+    room_of.ravel()[:] = -1
+    door_color.ravel()[:] = -1
     for k in range(n):
         grid[room_r[k] * pitch + 1: room_r[k] * pitch + 1 + s, room_c[k] * pitch + 1: room_c[k] * pitch + 1 + s] = FLOOR
         room_of[room_r[k] * pitch + 1: room_r[k] * pitch + 1 + s, room_c[k] * pitch + 1: room_c[k] * pitch + 1 + s] = k
@@ -113,12 +113,12 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_t
             r, c = max(room_r[a], room_r[b]) * pitch, room_c[a] * pitch + off
         grid[r, c] = DOOR
         door_color[r, c] = colors[e]
-    near_door[:] = False  # ``_near``: the 8-neighbourhood of the doors
+    near_door.ravel()[:] = False  # ``_near``: the 8-neighbourhood of the doors
     for r in range(gh):
         for c in range(gw):
             if grid[r, c] == DOOR:
                 near_door[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2] = True
-    taken[:] = False
+    taken.ravel()[:] = False
     goal_room = below(lay, n)
     g_type = below(lay, n_types)
     g_color = below(lay, n_colors)
