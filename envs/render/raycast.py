@@ -79,7 +79,7 @@ class RaycastRenderer:
         self.camera_x = (2.0 * (np.arange(self.width) + 0.5) / self.width - 1.0).astype(np.float64)
         self._build_tables()
         self._walks: dict[int, dict] = {}  # DDA walks from cell centres, by walk length
-        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.numba is not None
+        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.AVAILABLE
 
     # ------------------------------------------------------------------ tables
     def _build_tables(self) -> None:

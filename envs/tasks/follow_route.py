@@ -50,7 +50,7 @@ class FollowRouteTask(Task):
         self.max_grid = (self.slots[0] * pitch + 1, self.slots[1] * pitch + 1)
         self.max_objects = 1 + hi * l_hi
         self.default_max_steps = int(max_steps)
-        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.numba is not None
+        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.AVAILABLE
 
     # ---------------------------------------------------------------- layout
     def _candidates(self, seeds, split, attempts):

@@ -11,7 +11,7 @@ from envs.core import jit
 from envs.tasks.follow_route import FollowRouteTask, FollowRouteVectorEnv
 from envs.tasks.goto_object import GoToObjectVectorEnv
 
-pytestmark = pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 
 
 def episode_fields(ep):

@@ -251,7 +251,7 @@ def test_expert_action_in_info_matches_table():
             break
 
 
-@pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 def test_compiled_distances_match_the_numpy_relaxations():
     rng = np.random.default_rng(5)
     blocked = rng.random((40, 13, 19)) < 0.3
@@ -264,7 +264,7 @@ def test_compiled_distances_match_the_numpy_relaxations():
                                   cell_distances(blocked, region, compiled=False))
 
 
-@pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 def test_compiled_expert_path_matches_the_python_walk():
     rng = np.random.default_rng(6)
     blocked = rng.random((30, 9, 11)) < 0.25

@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(DATA))
 import make_golden_frames as golden  # noqa: E402
 
-needs_numba = pytest.mark.skipif(jit.numba is None, reason="numba is not installed")
+needs_numba = pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 PATHS = [pytest.param(False, id="numpy"), pytest.param(True, id="compiled", marks=needs_numba)]
 
 
