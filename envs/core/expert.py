@@ -87,10 +87,10 @@ def action_distances(blocked: np.ndarray, goal: np.ndarray, compiled: bool | Non
     b, h, w = blocked.shape
     goal4 = goal if goal.ndim == 4 else np.broadcast_to(goal[:, None], (b, 4, h, w))
     if jit.ENABLED if compiled is None else compiled:
-        from envs.core.expert_kernel import action_distances_bfs
+        from envs.core.expert_kernel import search_distances
 
         out = np.empty((b, 4, h, w), np.int16)
-        action_distances_bfs(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal4, bool), UNREACHABLE, out)
+        search_distances(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal4, bool), UNREACHABLE, out)
         return out
     free = ~blocked
     dist = np.where(goal4 & free[:, None], np.int32(0), np.int32(UNREACHABLE))
@@ -118,11 +118,13 @@ def cell_distances(blocked: np.ndarray, goal: np.ndarray, compiled: bool | None 
     extends paths by a straight segment (or, ``compiled``, the kernel's breadth-first search).
     """
     if jit.ENABLED if compiled is None else compiled:
-        from envs.core.expert_kernel import cell_distances_bfs
+        from envs.core.expert_kernel import search_distances
 
-        out = np.empty(blocked.shape, np.int16)
-        cell_distances_bfs(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal, bool), UNREACHABLE, out)
-        return out
+        b, h, w = blocked.shape
+        out = np.empty((b, 1, h, w), np.int16)
+        search_distances(np.ascontiguousarray(blocked, bool), np.ascontiguousarray(goal, bool).reshape(b, 1, h, w),
+                         UNREACHABLE, out)
+        return out[:, 0]
     free = ~blocked
     dist = np.where(goal & free, np.int32(0), np.int32(UNREACHABLE))
     sweeps = [_LineSweeps(free, k) for k in range(4)]

@@ -17,24 +17,38 @@ _D_COL = (1, 0, -1, 0)
 
 
 @kernel
-def action_distances_bfs(blocked, stops, unreachable, out):
-    """Fewest actions before STOP from every (heading, cell): ``out`` (B, 4, H, W) int16.
+def _visit(t, nd, unreachable, dist, queue, tail):
+    """Reach state ``t`` at distance ``nd`` unless the search already has; returns the queue's length."""
+    if dist[t] != unreachable:
+        return tail
+    dist[t] = nd
+    queue[tail] = t
+    return tail + 1
 
-    ``blocked`` (B, H, W) bool; ``stops`` (B, 4, H, W) bool, the states where the expert
-    stops. Searched backwards: a state's predecessors are the two turns into it in the
-    same cell and the forward move into its cell from behind. (Flat views of each env's
-    arrays: numba's n-d slice fills and indexing cost several times more.)
+
+@kernel
+def search_distances(blocked, targets, unreachable, out):
+    """Breadth-first searches backwards from the free ``targets`` states, one env at a time.
+
+    ``blocked`` (B, H, W) bool. With ``targets`` (B, 4, H, W) bool the states are
+    (heading, cell), and ``out`` (B, 4, H, W) int16 is the fewest actions before STOP: a
+    state's predecessors are the two turns into it in the same cell and the forward move
+    into its cell from behind. With ``targets`` (B, 1, H, W) the states are cells, and
+    ``out`` (B, 1, H, W) the geodesic distance in 4-neighbour moves. ``unreachable`` where
+    no target can be reached. (Flat views of each env's arrays: numba's n-d slice fills and
+    indexing cost several times more.)
     """
     b_n, h, w = blocked.shape
     hw = h * w
-    queue = np.empty(4 * hw, np.int64)
+    headings = targets.shape[1]
+    queue = np.empty(headings * hw, np.int64)
     for b in range(b_n):
         dist = out[b].ravel()
-        stop = stops[b].ravel()
         wall = blocked[b].ravel()
+        target = targets[b].ravel()
         tail = 0
-        for s in range(4 * hw):
-            if stop[s] and not wall[s % hw]:
+        for s in range(target.size):  # the sources: distance 0 at free targets
+            if target[s] and not wall[s % hw]:
                 dist[s] = 0
                 queue[tail] = s
                 tail += 1
@@ -47,51 +61,16 @@ def action_distances_bfs(blocked, stops, unreachable, out):
             k = s // hw
             cell = s - k * hw
             nd = dist[s] + 1
-            for j in ((k + 1) % 4, (k + 3) % 4):  # turned into heading k from j
-                t = j * hw + cell
-                if dist[t] == unreachable:
-                    dist[t] = nd
-                    queue[tail] = t
-                    tail += 1
-            r = cell // w - _D_ROW[k]  # stepped forward into the cell from the one behind
-            c = cell % w - _D_COL[k]
-            if 0 <= r < h and 0 <= c < w and not wall[r * w + c]:
-                t = k * hw + r * w + c
-                if dist[t] == unreachable:
-                    dist[t] = nd
-                    queue[tail] = t
-                    tail += 1
-
-
-@kernel
-def cell_distances_bfs(blocked, goal, unreachable, out):
-    """Geodesic cells (4-neighbour moves) to the free ``goal`` cells: ``out`` (B, H, W) int16."""
-    b_n, h, w = blocked.shape
-    queue = np.empty(h * w, np.int64)
-    for b in range(b_n):
-        dist = out[b].ravel()
-        target = goal[b].ravel()
-        wall = blocked[b].ravel()
-        tail = 0
-        for s in range(h * w):
-            if target[s] and not wall[s]:
-                dist[s] = 0
-                queue[tail] = s
-                tail += 1
-            else:
-                dist[s] = unreachable
-        head = 0
-        while head < tail:
-            s = queue[head]
-            head += 1
-            nd = dist[s] + 1
-            for k in range(4):
-                r = s // w + _D_ROW[k]
-                c = s % w + _D_COL[k]
-                if 0 <= r < h and 0 <= c < w and not wall[r * w + c] and dist[r * w + c] == unreachable:
-                    dist[r * w + c] = nd
-                    queue[tail] = r * w + c
-                    tail += 1
+            if headings == 4:
+                for j in ((k + 1) % 4, (k + 3) % 4):  # turned into heading k from j
+                    tail = _visit(j * hw + cell, nd, unreachable, dist, queue, tail)
+            for m in range(4):  # moved into the cell from the one behind (heading k only, for actions)
+                if headings == 4 and m != k:
+                    continue
+                r = cell // w - _D_ROW[m]
+                c = cell % w - _D_COL[m]
+                if 0 <= r < h and 0 <= c < w and not wall[r * w + c]:
+                    tail = _visit(k * hw + r * w + c, nd, unreachable, dist, queue, tail)
 
 
 @kernel
