@@ -113,6 +113,10 @@ class RaycastRenderer:
         self._kernel_columns = np.ascontiguousarray(self.wall_columns.transpose(1, 2, 0))
         self._kernel_background = np.ascontiguousarray(np.broadcast_to(self.background[:, None], (h, self.width, 3)))
         self._kernel_wall_rows = _row_spans(self._kernel_columns != self.background[None])
+        lo, hi = self._kernel_wall_rows.T  # the kernel fills those rows with their first row's colour
+        inside = (rows[None, :, 0] >= lo[:, None]) & (rows[None, :, 0] < hi[:, None])
+        first = self._kernel_columns[np.arange(lo.size), np.minimum(lo, h - 1)]
+        assert ((self._kernel_columns == first[:, None]) | ~inside[..., None]).all()
         self._kernel_sprite_rows = _row_spans(self.sprite_alpha.transpose(1, 3, 0, 2))
 
     def _build_sprite_table(self) -> None:

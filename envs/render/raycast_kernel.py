@@ -84,10 +84,16 @@ def render_frames(grid, door_color, rows, cols, heading, pos, obj_pos, obj_type,
             frame[i] = bg[i]
         for x in range(w):
             i = wall_idx[x]
-            for y in range(wall_rows[i, 0], wall_rows[i, 1]):
-                out[b, y, x, 0] = wall_columns[i, y, 0]
-                out[b, y, x, 1] = wall_columns[i, y, 1]
-                out[b, y, x, 2] = wall_columns[i, y, 2]
+            lo, hi = wall_rows[i, 0], wall_rows[i, 1]
+            if lo >= hi:
+                continue
+            # Within its rows a wall column is one colour (its shade depends on the depth alone).
+            c_r, c_g, c_b = wall_columns[i, lo, 0], wall_columns[i, lo, 1], wall_columns[i, lo, 2]
+            col = out[b, :, x]
+            for y in range(lo, hi):
+                col[y, 0] = c_r
+                col[y, 1] = c_g
+                col[y, 2] = c_b
         # Door lintels at the door's depth.
         if has_door:
             for x in range(w):
