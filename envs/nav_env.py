@@ -19,7 +19,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.core.constants import ACTION_NAMES, DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
-from envs.core.expert import UNREACHABLE, expert_actions
+from envs.core.expert import UNREACHABLE, expert_actions, expert_paths
 from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -237,6 +237,12 @@ class EpisodeBatch:
         """
         idx = np.asarray(idx, np.int64)
         steps = self.steps[idx].tolist()
+        # The expert's paths that no task cached, in one batch (``reference_path`` caches them).
+        uncached = [(i, ep) for i in idx.tolist() if "route" not in (ep := self.episodes[i]).extras]  # type: ignore[union-attr]
+        if uncached:
+            starts = [(*ep.start, ep.start_dir) for _, ep in uncached]
+            for (_, ep), route in zip(uncached, expert_paths(self.dist[[i for i, _ in uncached]], starts)):
+                ep.extras["route"] = route
         references, trajectories = [], []
         for i, n_steps in zip(idx.tolist(), steps):
             ep = self.episodes[i]
@@ -266,9 +272,7 @@ class EpisodeBatch:
 def reference_path(ep: Episode) -> list[tuple[int, int]]:
     """The expert's path from the start (cached on the episode)."""
     if "route" not in ep.extras:
-        from envs.core.expert import expert_path
-
-        ep.extras["route"] = expert_path(ep.extras["expert_dist"], ep.start, ep.start_dir)
+        ep.extras["route"] = expert_paths(ep.extras["expert_dist"][None], [(*ep.start, ep.start_dir)])[0]
     return [tuple(p) for p in ep.extras["route"]]
 
 

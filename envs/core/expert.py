@@ -192,3 +192,22 @@ def expert_path(dist: np.ndarray, start: tuple[int, int], start_dir: int,
             d = (d + 1) % 4
         here = field[d][row][col]
     return path
+
+
+def expert_paths(dist: np.ndarray, starts: np.ndarray) -> list[list[tuple[int, int]]]:
+    """``expert_path`` of a batch: ``dist`` (B, 4, H, W), ``starts`` (B, 3) (row, col, heading).
+
+    One kernel call for the whole batch where numba is (``expert_path`` per env otherwise).
+    """
+    starts = np.asarray(starts, np.int64).reshape(-1, 3)
+    if not jit.ENABLED:
+        return [expert_path(d, (r, c), h) for d, (r, c, h) in zip(dist, starts.tolist())]
+    from envs.core.expert_kernel import expert_paths_walk
+
+    here = dist[np.arange(len(starts)), starts[:, 2], starts[:, 0], starts[:, 1]]
+    if (here >= UNREACHABLE).any():
+        raise ValueError("the goal is unreachable from the start")
+    out = np.empty((len(starts), int(here.max(initial=0)) + 1, 2), np.int64)  # no more moves than actions
+    lengths = np.empty(len(starts), np.int64)
+    expert_paths_walk(np.ascontiguousarray(dist), starts, out, lengths)
+    return [list(map(tuple, path[:n].tolist())) for path, n in zip(out, lengths.tolist())]

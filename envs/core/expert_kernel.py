@@ -96,3 +96,11 @@ def expert_path_walk(dist, row, col, d, out):
             d = (d + 1) % 4
         here = dist[d, row, col]
     return n
+
+
+@kernel
+def expert_paths_walk(dist, starts, out, lengths):
+    """``expert_path_walk`` for a batch: ``dist`` (B, 4, H, W), ``starts`` (B, 3) (row, col,
+    heading); the paths into ``out`` (B, L, 2), their lengths into ``lengths``."""
+    for b in range(dist.shape[0]):
+        lengths[b] = expert_path_walk(dist[b], starts[b, 0], starts[b, 1], starts[b, 2], out[b])
