@@ -58,7 +58,8 @@ class FollowRouteTask(Task):
         if not self.compiled or min(seeds, default=0) < 0 or max(seeds, default=0) >= 1 << 64:
             return super()._candidates(seeds, split, attempts)  # (NumPy's errors for such seeds)
         from envs.core.rng_kernel import CompiledStream
-        from envs.tasks.route_kernel import CRC_TABLE, draw_candidates
+        from envs.core.crc_kernel import CRC_TABLE
+        from envs.tasks.route_kernel import draw_candidates
 
         n, (gh, gw), k = len(seeds), self.max_grid, self.max_objects
         grid = np.empty((n, gh, gw), np.uint8)

@@ -15,30 +15,8 @@ import numpy as np
 from envs.core.constants import DOOR, FLOOR, WALL
 from envs.core.expert_kernel import expert_path_walk
 from envs.core.jit import kernel
+from envs.core.crc_kernel import crc32
 from envs.core.rng_kernel import below, permutation, seed_stream
-
-
-def _crc_table() -> np.ndarray:
-    """zlib's CRC-32 table (reflected polynomial 0xEDB88320), for ``zlib.crc32`` inside the kernel."""
-    table = np.zeros(256, np.uint32)
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0xEDB88320 if c & 1 else c >> 1
-        table[i] = c
-    return table
-
-
-CRC_TABLE = _crc_table()
-
-
-@kernel
-def _crc32(data, crc, table):
-    """``zlib.crc32(data, crc)`` of a uint8 array."""
-    c = crc ^ np.uint32(0xFFFFFFFF)
-    for byte in data:
-        c = table[(c ^ np.uint32(byte)) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
-    return c ^ np.uint32(0xFFFFFFFF)
 
 
 @kernel
@@ -178,12 +156,12 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
             if n_obj == 0:
                 continue
             # Episode.layout_key: crc32 of the grid, the door colours, then the objects as int16.
-            h = _crc32(grid[i].ravel(), np.uint32(0), crc_table)
-            h = _crc32(door_color[i].ravel().view(np.uint8), h, crc_table)
+            h = crc32(grid[i].ravel(), np.uint32(0), crc_table)
+            h = crc32(door_color[i].ravel().view(np.uint8), h, crc_table)
             for k in range(n_obj):
                 for f in range(4):
                     obj16[4 * k + f] = objects[i, k, f]
-            h = _crc32(obj16[: 4 * n_obj].view(np.uint8), h, crc_table)
+            h = crc32(obj16[: 4 * n_obj].view(np.uint8), h, crc_table)
             held_out = h % np.uint32(4) == 0
             if held_out == unseen:
                 n_objects[i] = n_obj
