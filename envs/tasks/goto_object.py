@@ -6,6 +6,7 @@ import zlib
 
 import numpy as np
 
+from envs.core import jit
 from envs.core.constants import COLOR_NAMES, OBJECT_TYPES
 from envs.core.world import Episode, WorldObject, empty_room
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
@@ -20,9 +21,13 @@ class GoToObjectTask(Task):
     Distractors often share the target's colour or type, so both words matter; no
     distractor is identical to the target. The agent starts at least two cells away
     from the target, facing a random way, so it often has to look around first.
+
+    ``compiled``: draw the candidates with the numba kernel of ``envs.tasks.goto_kernel``
+    (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_draw``.
     """
 
-    def __init__(self, room_size: tuple[int, int] = (5, 7), num_distractors: tuple[int, int] = (1, 5), max_steps: int = 40) -> None:
+    def __init__(self, room_size: tuple[int, int] = (5, 7), num_distractors: tuple[int, int] = (1, 5), max_steps: int = 40,
+                 compiled: bool | None = None) -> None:
         lo, hi = _pair(room_size, "room_size")
         d_lo, d_hi = _pair(num_distractors, "num_distractors")
         if lo < 4:
@@ -41,6 +46,7 @@ class GoToObjectTask(Task):
         self.max_grid = (hi + 2, hi + 2)
         self.max_objects = 1 + d_hi
         self.default_max_steps = int(max_steps)
+        self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.AVAILABLE
 
     def _candidates(self, seeds, split, attempts):
         """Draw candidates for the whole batch with array operations (see ``_draw``).
@@ -54,6 +60,8 @@ class GoToObjectTask(Task):
         seeds = np.array([s & _U64 for s in seeds], np.uint64)
         attempts = np.array(attempts, np.int64)
         per = 12 if split == "unseen" else 4
+        if self.compiled:
+            return self._compiled_candidates(seeds, attempts, split, 1000 // per * per)
         out: list[Episode | None] = [None] * n
         todo = np.arange(n)
         for _ in range(1000 // per):
@@ -73,6 +81,28 @@ class GoToObjectTask(Task):
             todo = np.array(rejected)
             attempts[todo] += per
         raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts")
+
+    def _compiled_candidates(self, seeds: np.ndarray, attempts: np.ndarray, split: str,
+                             max_attempts: int) -> tuple[list[Episode], list[int]]:
+        """``_candidates`` from one kernel call (``envs.tasks.goto_kernel``): the same candidates."""
+        from envs.core.crc_kernel import CRC_TABLE
+        from envs.tasks.goto_kernel import draw_candidates
+
+        n, k = len(seeds), self.max_objects
+        h, w, n_objects = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+        objects = np.empty((n, k, 4), np.int16)
+        start = np.empty((n, 2), np.int64)
+        start_dir, phrasing = np.empty(n, np.int64), np.empty(n, np.int64)
+        streams = np.array([1 if split == "unseen" else 0, _SPLIT_CODE[split]], np.uint64)
+        failed = draw_candidates(seeds, attempts, max_attempts, np.array([_LAYOUT_SALT, _EPISODE_SALT], np.uint64), streams,
+                                 *self.room_size, *self.num_distractors, N_TYPES, N_COLORS,
+                                 len(GOTO[phrasing_group(split)]), CRC_TABLE, h, w, n_objects, objects, start, start_dir,
+                                 phrasing)
+        if failed >= 0:
+            raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts")
+        cand = {"h": h.tolist(), "w": w.tolist(), "n_objects": n_objects.tolist(), "objects": objects,
+                "start": start.tolist(), "start_dir": start_dir.tolist(), "phrasing": phrasing.tolist()}
+        return [self._episode(cand, c, split) for c in range(n)], attempts.tolist()
 
     def _draw(self, seeds: np.ndarray, attempts: np.ndarray, split: str) -> dict:
         """Candidates for each (seed, attempt) pair, as arrays: every random choice is made

@@ -9,25 +9,37 @@ import pytest
 
 from envs.core import jit
 from envs.tasks.follow_route import FollowRouteTask, FollowRouteVectorEnv
-from envs.tasks.goto_object import GoToObjectVectorEnv
+from envs.tasks.goto_object import GoToObjectTask, GoToObjectVectorEnv
 
 pytestmark = pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
+
+
+SEEDS = list(range(60)) + [2**31 - 2, 40_000_000, 2**40 + 7]
 
 
 def episode_fields(ep):
     return (ep.grid.tobytes(), ep.door_color.tobytes(), ep.objects, ep.goal, ep.start, ep.start_dir, ep.mission,
             ep.seed, ep.extras["expert_dist"].tobytes(), ep.extras["cell_dist"].tobytes(),
-            ep.extras["room_of"].tobytes(), ep.extras["end_info"], ep.extras["route"])
+            ep.extras["room_of"].tobytes(), ep.extras["end_info"], ep.extras.get("route"))
 
 
 @pytest.mark.parametrize("options", [{}, {"num_rooms": 6, "landmarks_per_room": (2, 3)},
                                      {"num_rooms": (2, 4), "room_size": 3, "slots": (1, 4)}])
 @pytest.mark.parametrize("split", ["train", "seen", "unseen"])
 def test_follow_route_layouts_are_the_python_generators(options, split):
-    seeds = list(range(60)) + [2**31 - 2, 40_000_000, 2**40 + 7]
-    compiled = FollowRouteTask(**options, compiled=True).generate_batch(seeds, split)
-    python = FollowRouteTask(**options, compiled=False).generate_batch(seeds, split)
-    for seed, a, b in zip(seeds, compiled, python):
+    compiled = FollowRouteTask(**options, compiled=True).generate_batch(SEEDS, split)
+    python = FollowRouteTask(**options, compiled=False).generate_batch(SEEDS, split)
+    for seed, a, b in zip(SEEDS, compiled, python):
+        assert episode_fields(a) == episode_fields(b), seed
+
+
+@pytest.mark.parametrize("options", [{}, {"room_size": 4, "num_distractors": 0}, {"room_size": (6, 9), "num_distractors": (3, 7)}])
+@pytest.mark.parametrize("split", ["train", "seen", "unseen"])
+def test_goto_object_candidates_are_the_numpy_draws(options, split):
+    seeds = SEEDS + [-3, 2**64 - 1]  # (seeds wrap to 64 bits)
+    compiled = GoToObjectTask(**options, compiled=True).generate_batch(seeds, split)
+    numpy = GoToObjectTask(**options, compiled=False).generate_batch(seeds, split)
+    for seed, a, b in zip(seeds, compiled, numpy):
         assert episode_fields(a) == episode_fields(b), seed
 
 
