@@ -28,3 +28,13 @@ def crc32(data, crc, table):
     for byte in data:
         c = table[(c ^ np.uint32(byte)) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
     return c ^ np.uint32(0xFFFFFFFF)
+
+
+@kernel
+def objects_crc(objects, n, crc, table):
+    """``crc32`` continued over ``objects[:n]`` ((row, col, type, colour) rows) as int16, as ``Episode.layout_key`` hashes them."""
+    buf = np.empty(4 * n, np.int16)
+    for k in range(n):
+        for f in range(4):
+            buf[4 * k + f] = objects[k, f]
+    return crc32(buf.view(np.uint8), crc, table)

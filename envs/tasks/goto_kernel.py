@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core.constants import FLOOR, WALL
-from envs.core.crc_kernel import crc32
+from envs.core.crc_kernel import crc32, objects_crc
 from envs.core.jit import kernel
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -60,9 +60,7 @@ def draw_candidates(seeds, attempts, max_attempts, salts, streams, room_lo, room
     picked = np.zeros(cells, np.bool_)
     taken = np.zeros(cells, np.bool_)
     picks = np.empty(k, np.int64)
-    obj16 = np.empty(4 * k, np.int16)
     for i in range(seeds.size):
-        found = False
         for attempt in range(attempts[i], attempts[i] + max_attempts):
             _uniforms(salts[0], streams[0], seeds[i], np.uint64(attempt), lay)
             _uniforms(salts[1], streams[1], seeds[i], np.uint64(attempt), epi)
@@ -119,19 +117,12 @@ def draw_candidates(seeds, attempts, max_attempts, salts, streams, room_lo, room
             row_bytes[:] = 255  # int8 -1
             for r in range(h + 2):
                 crc = crc32(row_bytes, crc, crc_table)
-            for j in range(n_obj):
-                for f in range(4):
-                    obj16[4 * j + f] = objects[i, j, f]
-            crc = crc32(obj16[: 4 * n_obj].view(np.uint8), crc, crc_table)
-            if (crc % np.uint32(4) == 0) != (streams[0] == np.uint64(1)):  # layout_in_split
-                continue
-            h_out[i], w_out[i], n_objects[i] = h, w, n_obj
-            start[i, 0], start[i, 1] = best // room_hi + 1, best % room_hi + 1
-            start_dir[i] = _below(epi[0], 4)
-            phrasing[i] = _below(epi[1], n_phrasings)
-            attempts[i] = attempt
-            found = True
-            break
-        if not found:
+            crc = objects_crc(objects[i], n_obj, crc, crc_table)
+            if (crc % np.uint32(4) == 0) == (streams[0] == np.uint64(1)):  # layout_in_split
+                h_out[i], w_out[i], n_objects[i], attempts[i] = h, w, n_obj, attempt
+                start[i, 0], start[i, 1] = best // room_hi + 1, best % room_hi + 1
+                start_dir[i], phrasing[i] = _below(epi[0], 4), _below(epi[1], n_phrasings)
+                break
+        else:
             return i
     return -1

@@ -15,7 +15,7 @@ import numpy as np
 from envs.core.constants import DOOR, FLOOR, WALL
 from envs.core.expert_kernel import expert_path_walk
 from envs.core.jit import kernel
-from envs.core.crc_kernel import crc32
+from envs.core.crc_kernel import crc32, objects_crc
 from envs.core.rng_kernel import below, permutation, seed_stream
 
 
@@ -142,9 +142,7 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
     key = np.empty(4, np.uint64)
     taken = np.empty(grid.shape[1:], np.bool_)
     near_door = np.empty(grid.shape[1:], np.bool_)
-    obj16 = np.empty(4 * objects.shape[1], np.int16)
     for i in range(seeds.size):
-        found = False
         for attempt in range(attempts[i], attempts[i] + 1000):
             key[0], key[1], key[2], key[3] = layout_key[0], layout_key[1], seeds[i], attempt
             seed_stream(key, lay)
@@ -158,17 +156,12 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
             # Episode.layout_key: crc32 of the grid, the door colours, then the objects as int16.
             h = crc32(grid[i].ravel(), np.uint32(0), crc_table)
             h = crc32(door_color[i].ravel().view(np.uint8), h, crc_table)
-            for k in range(n_obj):
-                for f in range(4):
-                    obj16[4 * k + f] = objects[i, k, f]
-            h = crc32(obj16[: 4 * n_obj].view(np.uint8), h, crc_table)
-            held_out = h % np.uint32(4) == 0
-            if held_out == unseen:
+            h = objects_crc(objects[i], n_obj, h, crc_table)
+            if (h % np.uint32(4) == 0) == unseen:  # layout_in_split
                 n_objects[i] = n_obj
                 attempts[i] = attempt
-                found = True
                 break
-        if not found:
+        else:
             return i
     return -1
 
