@@ -17,16 +17,6 @@ _D_COL = (1, 0, -1, 0)
 
 
 @kernel
-def _visit(t, nd, unreachable, dist, queue, tail):
-    """Reach state ``t`` at distance ``nd`` unless the search already has; returns the queue's length."""
-    if dist[t] != unreachable:
-        return tail
-    dist[t] = nd
-    queue[tail] = t
-    return tail + 1
-
-
-@kernel
 def search_distances(blocked, targets, unreachable, out):
     """Breadth-first searches backwards from the free ``targets`` states, one env at a time.
 
@@ -35,42 +25,54 @@ def search_distances(blocked, targets, unreachable, out):
     state's predecessors are the two turns into it in the same cell and the forward move
     into its cell from behind. With ``targets`` (B, 1, H, W) the states are cells, and
     ``out`` (B, 1, H, W) the geodesic distance in 4-neighbour moves. ``unreachable`` where
-    no target can be reached. (Flat views of each env's arrays: numba's n-d slice fills and
-    indexing cost several times more.)
+    no target can be reached. (Flat views of each env's arrays, and the queue holds
+    (heading, row, col) apart: numba's n-d slice fills and integer divisions cost several
+    times more.)
     """
     b_n, h, w = blocked.shape
     hw = h * w
     headings = targets.shape[1]
-    queue = np.empty(headings * hw, np.int64)
+    q_k = np.empty(headings * hw, np.int64)
+    q_r = np.empty(headings * hw, np.int64)
+    q_c = np.empty(headings * hw, np.int64)
     for b in range(b_n):
         dist = out[b].ravel()
         wall = blocked[b].ravel()
         target = targets[b].ravel()
         tail = 0
-        for s in range(target.size):  # the sources: distance 0 at free targets
-            if target[s] and not wall[s % hw]:
-                dist[s] = 0
-                queue[tail] = s
-                tail += 1
-            else:
-                dist[s] = unreachable
+        for k in range(headings):  # the sources: distance 0 at free targets
+            for r in range(h):
+                for c in range(w):
+                    s = (k * h + r) * w + c
+                    if target[s] and not wall[r * w + c]:
+                        dist[s] = 0
+                        q_k[tail], q_r[tail], q_c[tail] = k, r, c
+                        tail += 1
+                    else:
+                        dist[s] = unreachable
         head = 0
         while head < tail:
-            s = queue[head]
+            k, r0, c0 = q_k[head], q_r[head], q_c[head]
             head += 1
-            k = s // hw
-            cell = s - k * hw
-            nd = dist[s] + 1
+            nd = dist[(k * h + r0) * w + c0] + 1
             if headings == 4:
                 for j in ((k + 1) % 4, (k + 3) % 4):  # turned into heading k from j
-                    tail = _visit(j * hw + cell, nd, unreachable, dist, queue, tail)
+                    t = (j * h + r0) * w + c0
+                    if dist[t] == unreachable:
+                        dist[t] = nd
+                        q_k[tail], q_r[tail], q_c[tail] = j, r0, c0
+                        tail += 1
             for m in range(4):  # moved into the cell from the one behind (heading k only, for actions)
                 if headings == 4 and m != k:
                     continue
-                r = cell // w - _D_ROW[m]
-                c = cell % w - _D_COL[m]
+                r = r0 - _D_ROW[m]
+                c = c0 - _D_COL[m]
                 if 0 <= r < h and 0 <= c < w and not wall[r * w + c]:
-                    tail = _visit(k * hw + r * w + c, nd, unreachable, dist, queue, tail)
+                    t = (k * h + r) * w + c
+                    if dist[t] == unreachable:
+                        dist[t] = nd
+                        q_k[tail], q_r[tail], q_c[tail] = k, r, c
+                        tail += 1
 
 
 @kernel
