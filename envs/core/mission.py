@@ -80,8 +80,12 @@ def route_instruction(rng: np.random.Generator, clauses: list[tuple[str, dict]],
     parts = [choose(rng, ROUTE[kind][group]).format(**fields) for kind, fields in clauses]
     if len(parts) == 1:
         return parts[0]
-    joiner = choose(rng, (", then ", ", ", " and "))
+    joiner = choose(rng, JOINERS)
     return ", ".join(parts[:-1]) + joiner + parts[-1]
+
+
+#: How ``route_instruction`` joins the last clause to the others.
+JOINERS = (", then ", ", ", " and ")
 
 
 def all_training_words() -> set[str]:

@@ -178,3 +178,20 @@ class CompiledStream:
 
     def integers(self, n: int) -> int:
         return int(below(self.state, n))
+
+
+class DrawnIntegers:
+    """The ``integers(n)`` of a ``Generator`` whose draws a kernel has already made, in order.
+
+    For Python code written against a ``Generator`` (the mission phrasing) when a kernel
+    drew its numbers from the same stream; each ``n`` is checked against the draw's bound.
+    """
+
+    def __init__(self, values: list[int], bounds: list[int]) -> None:
+        self._draws = iter(zip(values, bounds))
+
+    def integers(self, n: int) -> int:
+        value, bound = next(self._draws)
+        if bound != n:
+            raise ValueError(f"the kernel drew below {bound}, the caller asks below {n}")
+        return value

@@ -10,7 +10,7 @@ from envs.core.expert import expert_path
 from envs.core.world import Episode, WorldObject
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
 from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task
-from envs.core.mission import route_instruction
+from envs.core.mission import JOINERS, ROUTE, phrasing_group, route_instruction
 
 
 class FollowRouteTask(Task):
@@ -168,6 +168,7 @@ class FollowRouteTask(Task):
         (``envs.tasks.route_kernel.describe_routes``); the Python ``_finish`` without numba."""
         if not self.compiled or not episodes:
             return super()._finish_batch(episodes, split)
+        from envs.core.rng_kernel import DrawnIntegers
         from envs.tasks.route_kernel import CLAUSE_KINDS, describe_routes
 
         n, k = len(episodes), self.max_objects
@@ -177,17 +178,21 @@ class FollowRouteTask(Task):
         objects = np.zeros((n, k, 4), np.int64)
         for j, ep in enumerate(episodes):
             objects[j, : len(ep.objects)] = [(o.row, o.col, o.type, o.color) for o in ep.objects]
+        pending = [ep.extras.pop("pending") for ep in episodes]
+        streams = np.stack([rng.state for rng, _ in pending])  # the episode streams, where the kernel goes on drawing
+        n_templates = [len(ROUTE[kind][phrasing_group(split)]) for kind in CLAUSE_KINDS]
         paths = np.empty((n, length, 2), np.int64)
         path_len = np.empty(n, np.int64)
-        codes = np.empty((n, 3 * length + 1, 2), np.int64)  # at most a turn, a landmark and a door per segment
+        codes = np.empty((n, 3 * length + 1, 3), np.int64)  # at most a turn, a landmark and a door per segment
         n_codes = np.empty(n, np.int64)
+        joiner = np.empty(n, np.int64)
         describe_routes(dist, starts, np.stack([ep.grid for ep in episodes]), np.stack([ep.door_color for ep in episodes]),
-                        objects, np.array([len(ep.objects) for ep in episodes], np.int64), paths, path_len, codes, n_codes)
-        for j, ep in enumerate(episodes):
-            episode_rng, room_of = ep.extras.pop("pending")
+                        objects, np.array([len(ep.objects) for ep in episodes], np.int64), streams,
+                        np.array(n_templates, np.int64), len(JOINERS), paths, path_len, codes, n_codes, joiner)
+        for j, (ep, (_, room_of)) in enumerate(zip(episodes, pending)):
             path = list(map(tuple, paths[j, : path_len[j]].tolist()))
-            clauses = []
-            for kind, arg in codes[j, : n_codes[j]].tolist():
+            clauses, drawn = [], []
+            for kind, arg, template in codes[j, : n_codes[j]].tolist():
                 if kind == 2:
                     clauses.append(("turn", {"side": "left" if arg == 0 else "right"}))
                 elif kind == 3:
@@ -196,7 +201,10 @@ class FollowRouteTask(Task):
                     clauses.append(("goal", {"obj": ep.objects[0].description}))
                 else:
                     clauses.append((CLAUSE_KINDS[kind], {"door": COLOR_NAMES[arg]}))
-            ep.mission = route_instruction(episode_rng, clauses, split)
+                drawn.append((template, n_templates[kind]))
+            if joiner[j] >= 0:
+                drawn.append((int(joiner[j]), len(JOINERS)))
+            ep.mission = route_instruction(DrawnIntegers(*zip(*drawn)), clauses, split)
             ep.extras["route"] = path
             ep.extras["room_of"] = room_of.astype(np.int8)
             ep.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,

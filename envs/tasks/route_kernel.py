@@ -171,13 +171,17 @@ CLAUSE_KINDS = ("exit", "door", "turn", "landmark", "goal")
 
 
 @kernel
-def describe_routes(dist, starts, grid, door_color, objects, n_objects, paths, path_len, clauses, n_clauses):
-    """The expert's path of each episode and ``FollowRouteTask._clauses`` of it, as codes.
+def describe_routes(dist, starts, grid, door_color, objects, n_objects, streams, n_templates, n_joiners,
+                    paths, path_len, clauses, n_clauses, joiner):
+    """The expert's path of each episode, ``FollowRouteTask._clauses`` of it as codes, and
+    ``route_instruction``'s draws.
 
     ``dist`` (B, 4, H, W), ``starts`` (B, 3) (row, col, heading). Writes ``paths`` (B, L, 2)
-    with ``path_len``, and ``clauses`` (B, C, 2) with ``n_clauses``: (kind, argument) with
-    kind an index of ``CLAUSE_KINDS`` and the argument the door's colour, the side of the
-    turn (0 left, 1 right) or the landmark's object slot.
+    with ``path_len``, and ``clauses`` (B, C, 3) with ``n_clauses``: (kind, argument,
+    template) with kind an index of ``CLAUSE_KINDS``, the argument the door's colour, the
+    side of the turn (0 left, 1 right) or the landmark's object slot, and the phrasing
+    drawn below ``n_templates[kind]`` from the episode's stream (``streams`` (B, 6)); then
+    ``joiner``, drawn below ``n_joiners`` where there are several clauses (-1 otherwise).
     """
     for b in range(dist.shape[0]):
         path = paths[b]
@@ -227,3 +231,6 @@ def describe_routes(dist, starts, grid, door_color, objects, n_objects, paths, p
                 m += 1
         out[m, 0], out[m, 1] = 4, 0
         n_clauses[b] = m + 1
+        for j in range(m + 1):  # route_instruction: a phrasing per clause, then the joiner
+            out[j, 2] = below(streams[b], n_templates[out[j, 0]])
+        joiner[b] = below(streams[b], n_joiners) if m > 0 else -1
