@@ -146,6 +146,28 @@ def bench_native(env_id: str, num_envs: int = 256, steps: int = 100, repeats: in
         env.close()
 
 
+def bench_render(env_id: str, num_envs: int = 256, repeats: int = 3) -> float:
+    """Frames/s of the first-person renderer alone (the compiled kernel where numba is),
+    on the states of a native vector env after a few policy-like steps."""
+    import numpy as np
+
+    env = make_env(env_id, num_envs)
+    try:
+        env.reset(seed=0)
+        rng = np.random.default_rng(0)
+        for _ in range(10):
+            env.step(rng.choice(4, size=num_envs, p=ACTION_MIXES["policy-like, STOP 5%"]))
+        batch, every = env.unwrapped.batch, np.arange(num_envs)
+
+        def go():
+            for _ in range(20):
+                batch.render(every)
+
+        return median_rate(go, 20 * num_envs, repeats)
+    finally:
+        env.close()
+
+
 def bench_episodes(env_id: str, batch: int = 64, batches: int = 8, repeats: int = 3) -> float:
     """Episodes/s of the task's generator alone (layout, expert tables, route, mission), in batches of ``batch`` seeds."""
     import gymnasium as gym
@@ -402,6 +424,9 @@ def main(argv=None) -> int:
             for env_id in tasks:
                 row(f"{env_id} episode generation (layout, expert tables, route, mission), batches of 64",
                     bench_episodes(env_id, batches=2 if args.quick else 8, repeats=reps), "episodes/s")
+            for env_id in tasks:
+                row(f"{env_id} first-person renderer alone, 256 frames a call", bench_render(env_id, repeats=reps),
+                    "frames/s", "(memory bound for 64x64x3: ~10^6 per core)")
         if mg:
             row("MiniGrid BabyAI-GoToLocal-v0 + RGBImgPartialObs(8), 1 process (anchor)", mg, "frames/s",
                 f"1.0x (median of {len(mg_runs)} runs between the cases)", runs=[round(r, 1) for r in mg_runs])
