@@ -170,11 +170,7 @@ def bench_render(env_id: str, num_envs: int = 256, repeats: int = 3) -> float:
 
 def bench_episodes(env_id: str, batch: int = 64, batches: int = 8, repeats: int = 3) -> float:
     """Episodes/s of the task's generator alone (layout, expert tables, route, mission), in batches of ``batch`` seeds."""
-    import gymnasium as gym
-
-    import envs  # noqa: F401
-
-    task = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point").task
+    task = make_env(env_id, 1).unwrapped.task
     task.generate_batch(range(batch))  # warm up (and the kernels' first use)
     start = iter(range(10**6, 10**9, batch))
 
@@ -189,17 +185,17 @@ def bench_episodes(env_id: str, batch: int = 64, batches: int = 8, repeats: int 
 def bench_jit_start(env_id: str) -> dict[str, float]:
     """Seconds to import the envs, make a vector env, reset it and step it once, in a fresh
     process: with an empty numba cache (the first use compiles every kernel) and again with
-    the cache that run wrote. None where numba is missing."""
+    the cache that run wrote. Empty where the kernels are off (numba missing, VLN_NUMPY_ENVS=1)."""
     import subprocess
     import tempfile
 
     code = ("import time; t = time.perf_counter(); import gymnasium as gym, envs; "
             f"e = gym.make_vec({env_id!r}, num_envs=8, vectorization_mode='vector_entry_point'); "
             "e.reset(seed=0); e.step([0] * 8); print(time.perf_counter() - t)")
-    try:
-        import numba  # noqa: F401
-    except ImportError:
-        return {}
+    from envs.core import jit
+
+    if not jit.ENABLED:
+        return {}  # no kernels to compile: numba missing or VLN_NUMPY_ENVS=1
     out = {}
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
