@@ -464,7 +464,7 @@ def main(argv=None) -> int:
         r = bench_reinforce(n, sz["rl_updates"], w, reps)
         row(f"REINFORCE end to end, FollowRoute 2-3 rooms, {n} envs, {w} env process(es): episode frames",
             r["frames"], "frames/s", "(GPU target >= 50,000 env-steps/s)" if n > 64 else "")
-        row(f"REINFORCE end to end, same run: env steps taken (waves)", r["env_steps"], "env-steps/s")
+        row("REINFORCE end to end, same run: env steps taken (waves)", r["env_steps"], "env-steps/s")
 
     print()
     width = max(len(r["name"]) for r in rows)
