@@ -189,10 +189,11 @@ class FollowRouteTask(Task):
         describe_routes(dist, starts, np.stack([ep.grid for ep in episodes]), np.stack([ep.door_color for ep in episodes]),
                         objects, np.array([len(ep.objects) for ep in episodes], np.int64), streams,
                         np.array(n_templates, np.int64), len(JOINERS), paths, path_len, codes, n_codes, joiner)
-        for j, (ep, (_, room_of)) in enumerate(zip(episodes, pending)):
-            path = list(map(tuple, paths[j, : path_len[j]].tolist()))
-            clauses, drawn = [], []
-            for kind, arg, template in codes[j, : n_codes[j]].tolist():
+        rooms = np.stack([room_of for _, room_of in pending])
+        rooms_i8, n_rooms = rooms.astype(np.int8), (rooms.max(axis=(1, 2)) + 1).tolist()
+        for j, (ep, n_path, n_code, join) in enumerate(zip(episodes, path_len.tolist(), n_codes.tolist(), joiner.tolist())):
+            clauses, drawn, doors = [], [], 0
+            for kind, arg, template in codes[j, :n_code].tolist():
                 if kind == 2:
                     clauses.append(("turn", {"side": "left" if arg == 0 else "right"}))
                 elif kind == 3:
@@ -201,14 +202,14 @@ class FollowRouteTask(Task):
                     clauses.append(("goal", {"obj": ep.objects[0].description}))
                 else:
                     clauses.append((CLAUSE_KINDS[kind], {"door": COLOR_NAMES[arg]}))
+                    doors += 1
                 drawn.append((template, n_templates[kind]))
-            if joiner[j] >= 0:
-                drawn.append((int(joiner[j]), len(JOINERS)))
+            if join >= 0:
+                drawn.append((join, len(JOINERS)))
             ep.mission = route_instruction(DrawnIntegers(*zip(*drawn)), clauses, split)
-            ep.extras["route"] = path
-            ep.extras["room_of"] = room_of.astype(np.int8)
-            ep.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
-                                     "route_doors": sum(kind <= 1 for kind in codes[j, : n_codes[j], 0].tolist())}
+            ep.extras["route"] = list(map(tuple, paths[j, :n_path].tolist()))
+            ep.extras["room_of"] = rooms_i8[j]
+            ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors}
         return episodes
 
     def _free_cell(self, rng, corner, near_door, objects):
