@@ -45,10 +45,13 @@ def outcome_info(ep: Episode, trajectory: Sequence[Cell], reference: Sequence[Ce
     ``info["trajectory"]``); its last cell is where the episode ended. ``reference``: the
     reference (expert) path, as ``info["reference_path"]``.
     """
-    final = tuple(int(v) for v in trajectory[-1])
+    final = (int(trajectory[-1][0]), int(trajectory[-1][1]))
     goal = ep.objects[ep.goal]
-    near = any(max(abs(o.row - final[0]), abs(o.col - final[1])) <= 1
-               for k, o in enumerate(ep.objects) if k != ep.goal)
+    near = False  # (a plain loop: this runs for every ended episode)
+    for k, o in enumerate(ep.objects):
+        if k != ep.goal and abs(o.row - final[0]) <= 1 and abs(o.col - final[1]) <= 1:
+            near = True
+            break
     out: dict[str, Any] = {"stopped": bool(stopped), "near_distractor": bool(near)}
     room_of = ep.extras.get("room_of")
     if room_of is not None:
