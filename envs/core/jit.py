@@ -1,8 +1,9 @@
 """numba when it is importable: the compiled kernels' decorator, and whether they run.
 
 The envs' hot loops have numba kernels: the raycaster, the expert's distance tables and
-paths, GoToObject's candidates, and FollowRoute's layouts and route descriptions (the step itself is a dozen
-whole-batch NumPy operations, a few percent of a step, so it stays in NumPy). The NumPy
+paths, GoToObject's candidates, and FollowRoute's layouts and route descriptions (the
+step itself is a dozen whole-batch NumPy operations, a few percent of a step, so it
+stays in NumPy). The NumPy
 or Python code beside each kernel stays as the fallback where numba is missing and as
 the tests' oracle. ``VLN_NUMPY_ENVS=1`` turns the kernels off (the NumPy path everywhere).
 
