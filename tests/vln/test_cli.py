@@ -213,7 +213,7 @@ def test_entry_points_name_importable_mains():
     import tomllib
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == {"vln-train", "vln-evaluate", "vln-rollout", "vln-compare", "vln-report"}
+    assert set(scripts) == {"vln-train", "vln-evaluate", "vln-rollout", "vln-compare", "vln-report", "vln-imitation-accuracy"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
