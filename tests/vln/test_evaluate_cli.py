@@ -92,21 +92,9 @@ def test_agent_file_without_weights_is_one_line_and_exit_2(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("error: ") and str(broken) in lines[0], done.stderr
 
 
-def test_rollout_and_evaluate_a_saved_agent(tmp_path):
+def test_rollout_and_evaluate_a_saved_agent(tmp_path, tiny_goto_run):
     """A run folder (agent.keras + config.json): the scripts take its env and instruction length."""
-    import keras
-
-    from agents import AgentConfig, VLNAgent
-    from vln.collection import sample_missions
-    from vln.environments import make_vector_env
-    from agents.vocabulary import Vocabulary
-
-    keras.utils.set_random_seed(0)
-    vocab = Vocabulary.build(sample_missions(make_vector_env("vln/GoToObject-v0", 4), 16, 0))
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=16, text_hidden=8, conv_filters=(4, 4, 4)), vocab)
-    run = tmp_path / "run"
-    agent.save(run / "agent.keras")
-    (run / "config.json").write_text(json.dumps({"env": "vln/GoToObject-v0", "env_kwargs": {"max_steps": 6}, "max_words": 16}))
+    run = tiny_goto_run
     done = run_script("rollout.py", "--checkpoint", str(run), "--episodes", "1", "--video-dir", str(tmp_path / "v"))
     assert done.returncode == 0, done.stderr
     assert [p.name for p in (tmp_path / "v").iterdir()] == ["agent-000-seed1000000.mp4"]

@@ -56,20 +56,10 @@ def test_errors_are_counted_by_the_expert_action_and_the_choice(demos):
         teacher_forced(walker, [], max_words=4)
 
 
-def test_the_command_on_a_saved_agent(tmp_path, capsys):
-    import keras
-
-    from agents import AgentConfig, VLNAgent
-    from agents.vocabulary import Vocabulary
-    from vln.collection import sample_missions
+def test_the_command_on_a_saved_agent(tmp_path, capsys, tiny_goto_run):
     from vln.commands.imitation_accuracy import main
 
-    keras.utils.set_random_seed(0)
-    vocab = Vocabulary.build(sample_missions(make_vector_env("vln/GoToObject-v0", 4), 16, 0))
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=16, text_hidden=8, conv_filters=(4, 4, 4)), vocab)
-    run = tmp_path / "run"
-    agent.save(run / "agent.keras")
-    (run / "config.json").write_text(json.dumps({"env": "vln/GoToObject-v0", "env_kwargs": {"max_steps": 8}, "max_words": 16}))
+    run = tiny_goto_run
     assert main(["--checkpoint", str(run), "--episodes", "3", "--splits", "unseen", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"unseen"} and 0.0 <= result["unseen"]["accuracy"] <= 1.0
