@@ -28,8 +28,14 @@ from envs.nav_env import check_actions, reset_indices, reset_seeds
 
 
 def _worker(conn, env_id: str, num_envs: int, kwargs: dict[str, Any], shm_name: str, start: int, total: int) -> None:
+    import signal
+
     import envs  # noqa: F401  (registers the ids in a spawned process)
 
+    # Ctrl-C and a cluster's SIGTERM reach the whole process group: the parent decides when
+    # to stop (at a safe point) and closes the workers; one that dies first would break it.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
     shm = None
     try:
         env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)

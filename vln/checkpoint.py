@@ -19,7 +19,8 @@ from typing import Any
 
 STATE_MEMBER = "vln_state.json"
 # Test hook (see RELIABILITY.md): VLN_TEST_KILL_AT="point:n" makes the process SIGKILL itself
-# the n-th time it reaches ``kill_point("point")``, so tests can kill a run at an exact moment.
+# the n-th time it reaches ``kill_point("point")``, so tests can kill a run at an exact moment;
+# "point:n:SIGTERM" (or SIGINT) sends that signal instead, as a cluster or Ctrl-C would.
 KILL_ENV = "VLN_TEST_KILL_AT"
 _kill_counts: dict[str, int] = {}
 
@@ -68,16 +69,17 @@ def _finite(value: Any) -> Any:
 
 
 def kill_point(name: str) -> None:
-    """Test hook: SIGKILL this process here when ``VLN_TEST_KILL_AT`` names this point."""
+    """Test hook: SIGKILL this process (or send it the signal named) here when ``VLN_TEST_KILL_AT`` names this point."""
     spec = os.environ.get(KILL_ENV)
     if not spec:
         return
-    point, _, count = spec.partition(":")
+    point, _, rest = spec.partition(":")
     if point != name:
         return
+    count, _, signame = rest.partition(":")
     _kill_counts[name] = _kill_counts.get(name, 0) + 1
     if _kill_counts[name] == int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, signame or "SIGKILL"))
 
 
 def write_checkpoint(agent, folder: str | Path, state: dict[str, Any]) -> None:

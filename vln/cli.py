@@ -141,8 +141,13 @@ def command_main(parse_args: Callable[[list[str] | None], Any], body: Callable[[
 
 def run_guarded(body: Callable[[], int | None]) -> int:
     """Run a script's body; a user error prints ``error: ...`` and returns 2, no traceback."""
+    from vln.preemption import Stopped
+
     try:
         return body() or 0
+    except Stopped as exc:  # a training run stopped by SIGTERM / SIGINT, checkpointed
+        print(f"{exc.summary}; resume with: {resume_command(exc.out)}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
@@ -152,6 +157,21 @@ def run_guarded(body: Callable[[], int | None]) -> int:
             raise
         print(f"error: {message}", file=sys.stderr)
         return 2
+
+
+def resume_command(out: str) -> str:
+    """The command line that continues the stopped run: this one, with ``--resume``.
+
+    The same flags, since a resume checks them against the run's config.json.
+    """
+    import shlex
+    from pathlib import Path
+
+    argv = [a for a in sys.argv[1:] if a != "--resume"]
+    if not any(a == "--out" or a.startswith("--out=") for a in argv):
+        argv += ["--out", out]
+    program = ["python", sys.argv[0]] if sys.argv[0].endswith(".py") else [Path(sys.argv[0]).name]
+    return shlex.join([*program, *argv, "--resume"])
 
 
 def require_positive(**values: int | float | None) -> None:

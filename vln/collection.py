@@ -9,7 +9,7 @@ batches; no per-env Python work happens per step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,17 +158,21 @@ def supports_partial_reset(env) -> bool:
     return getattr(env, "metadata", {}).get("autoreset_mode") is not None
 
 
-def run_episodes(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:
+def run_episodes(env, policy: Policy, n_episodes: int, seed: int,
+                 interrupt: Callable[[], None] | None = None) -> list[Trajectory]:
     """``n_episodes`` episodes with seeds ``seed, seed + 1, ...``, in the order of their seeds.
 
     More episodes than envs are streamed (``run_stream``) where the env and the policy
-    allow it, else run in waves of ``env.num_envs``.
+    allow it, else run in waves of ``env.num_envs``. ``interrupt()`` is called at each
+    step of a stream and before each wave: it may raise to abandon the collection (a stop signal).
     """
     if n_episodes > env.num_envs and hasattr(policy, "restart") and supports_partial_reset(env):
-        return run_stream(env, policy, n_episodes, seed)
+        return run_stream(env, policy, n_episodes, seed, interrupt)
     out: list[Trajectory] = []
     n = env.num_envs
     while len(out) < n_episodes:
+        if interrupt is not None:
+            interrupt()
         base = seed + len(out)
         keep = min(n, n_episodes - len(out))
         out.extend(run_wave(env, policy, [base + i for i in range(n)], keep=keep))
@@ -184,7 +188,8 @@ def sample_missions(env, n: int, seed: int) -> list[str]:
     return missions[:n]
 
 
-def run_stream(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajectory]:
+def run_stream(env, policy: Policy, n_episodes: int, seed: int,
+               interrupt: Callable[[], None] | None = None) -> list[Trajectory]:
     """``n_episodes`` episodes (seeds ``seed + k``) streamed through ``env``: an env whose
     episode ends is reset at once (a partial reset) with the next seed, so no env idles
     until the last episodes. A wave instead steps every env until its slowest episode
@@ -212,6 +217,8 @@ def run_stream(env, policy: Policy, n_episodes: int, seed: int) -> list[Trajecto
     expert = _expert(info, n)
     t = 0
     while (episode >= 0).any() or waiting.size:
+        if interrupt is not None:
+            interrupt()
         act, extras = policy.act(obs["image"], expert)
         log.act(obs["image"], act, expert, extras)
         obs, reward, terminated, truncated, info = env.step(act)

@@ -34,13 +34,16 @@ def fit(
     on_step: Callable[[dict[str, float], int], None] | None = None,
     stop: Callable[[], bool] | None = None,
     learning_rate: Callable[[float], float] | None = None,
+    start: int = 0,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
 
     Returns the mean of the loss terms over the minibatches trained; ``on_step(stats,
     frames)`` is called per minibatch, and training ends early once ``stop()`` is true
     (e.g. a run's time budget is spent). ``learning_rate(progress)``, where given, sets the
-    optimiser's rate before each minibatch from the fraction of minibatches done.
+    optimiser's rate before each minibatch from the fraction of minibatches done. ``start``
+    skips the first minibatches of the order (done before a resume: the same ``rng`` state
+    draws the same order).
     """
     if not samples:
         raise ValueError("no training samples")
@@ -55,8 +58,8 @@ def fit(
     # The next minibatch's padded arrays are assembled in a thread (NumPy copies release the
     # GIL) while the current one trains: on a GPU the assembly would otherwise idle it.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(arrays, 0)
-        for u in range(updates):
+        upcoming = pool.submit(arrays, start) if start < updates else None
+        for u in range(start, updates):
             if done and stop is not None and stop():
                 break
             feed = upcoming.result()

@@ -15,6 +15,7 @@ function here, called from ``vln.train.run``, with its loss terms in ``vln.objec
 from __future__ import annotations
 
 import math
+from functools import partial
 
 from collections.abc import Callable
 from typing import Any
@@ -37,23 +38,36 @@ LOG_EVERY = 25  # imitation minibatches between metrics rows
 
 # ----------------------------------------------------------------------------- shared by the phases
 def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float, batch_size: int,
-          learning_rate: Callable[[float], float] | None = None) -> dict[str, float]:
-    """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step."""
+          learning_rate: Callable[[float], float] | None = None, resumable: bool = False) -> dict[str, float]:
+    """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step.
+
+    It ends early on a stop signal (``run.should_pause``). A ``resumable`` fit (behaviour
+    cloning: its data is the same after a resume) is then checkpointed where it stands, and
+    continues from that minibatch on ``--resume``; the caller handles the others.
+    """
+    c = run.counters
+    start = c["minibatch"] if resumable else 0
+    if resumable:
+        run.fit_rng = run.rng.bit_generator.state  # what a checkpoint between minibatches keeps
     try:
-        return fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
-                   max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase), stop=run.out_of_time,
-                   learning_rate=learning_rate)
+        stats = fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
+                    max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase, start, resumable),
+                    stop=run.should_pause, learning_rate=learning_rate, start=start)
     except NonFiniteLoss as exc:
         raise NonFiniteLoss(f"{exc} in {run.training_now()}, minibatch {exc.update}; training stopped, {run.kept()}") from exc
+    if resumable:
+        run.stop_here(agent)  # the counters say which minibatches are done
+        c["minibatch"], run.fit_rng = 0, None
+    return stats
 
 
-def _on_step(run: RunState, phase: str) -> Callable[[dict[str, float], int], None]:
-    count = 0
-
+def _on_step(run: RunState, phase: str, count: int = 0, counted: bool = False) -> Callable[[dict[str, float], int], None]:
     def on_step(stats: dict[str, float], frames: int) -> None:
         nonlocal count
         run.counters["train_frames"] += frames
         count += 1
+        if counted:
+            run.counters["minibatch"] = count
         run.log.progress(phase, stats, run.counters["train_frames"])
         if phase != "rl" and count % LOG_EVERY == 0:
             run.log_row(phase, stats)
@@ -103,9 +117,12 @@ def demonstrations(run: RunState, env) -> tuple[list[Sample], list[Sample]]:
     if not needed:
         return [], []
     expert = ExpertPolicy(config.il_noise, movement_actions(env), seed=config.seed)
-    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED))
+    # Nothing to checkpoint when stopped here: a resume collects the same episodes from their seeds.
+    stop = partial(run.stop_here, during="demonstration collection",
+                   why="the demonstrations are collected again from their seeds on --resume")
+    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED, interrupt=stop))
     mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix) if mix_demos else []
-    if run.pending("il"):
+    if run.pending("il") and not c["minibatch"]:  # (a resume part way through cloning counted them)
         c["env_frames"] += sum(len(s.traj) for s in dataset)
     return dataset, mix
 
@@ -117,7 +134,8 @@ def behaviour_cloning(run: RunState, agent, dataset: list[Sample]) -> None:
     config = run.config
     if config.il_episodes > 0:
         compile_imitation(run, agent)
-        stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size, cloning_rate(config))
+        stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size, cloning_rate(config),
+                      resumable=True)
         run.log_row("il", stats, heldout=heldout_success(run, agent))
     run.complete("il", agent)
 
@@ -132,10 +150,14 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
     if config.dagger_rounds > 0 and config.il_episodes == 0:
         raise ValueError("DAgger needs imitation data: set --il-episodes > 0 or --dagger-rounds 0")
 
+    # A round stopped part way is redone on resume from the checkpoint at its start: its
+    # episodes are the agent's, so a resume could not collect the same ones again.
+    stop = partial(run.stop_here, why="DAgger rounds restart from the last finished one on --resume")
+
     def episodes(k: int):
         policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k,
                              max_words=config.max_words)
-        return run_episodes(env, policy, config.dagger_episodes, DAGGER_SEED + k * 1_000_000)
+        return run_episodes(env, policy, config.dagger_episodes, DAGGER_SEED + k * 1_000_000, interrupt=stop)
 
     if c["round"] < config.dagger_rounds:
         compile_imitation(run, agent, config.il_lr_final if config.il_lr_final > 0 else None)
@@ -146,6 +168,7 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
         c["env_frames"] += sum(len(t) for t in trajs)
         dataset += imitation_samples(trajs)
         stats = train(run, agent, "dagger", dataset, config.dagger_epochs, config.batch_size)
+        stop()
         c["round"] += 1
         run.log_row("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])),
                     heldout=heldout_success(run, agent))
@@ -209,6 +232,7 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
         kill_point("rl-update")  # logged, not yet checkpointed
         if checkpoint:
             run.save_checkpoint(agent)
+        run.stop_here(None if checkpoint else agent)  # on a stop signal the logged update is checkpointed
     run.complete("rl", agent)
 
 

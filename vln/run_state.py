@@ -5,6 +5,11 @@ function asks ``pending(phase)`` whether it still has work, and ends with ``comp
 agent)``, which moves the run to the next phase and checkpoints it. A resumed run restores
 the counters from the checkpoint, so each phase continues where it stopped, and drops the
 metric rows logged after that checkpoint.
+
+A stop signal (``vln.preemption``) is looked at through ``should_pause`` and ``stop_here``.
+Behaviour cloning can be checkpointed between minibatches: ``minibatch`` counts those done,
+and such a checkpoint keeps the RNG as it was when the fit drew its minibatch order, so a
+resume draws the same order and skips the minibatches done.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from vln.checkpoint import write_checkpoint
 from vln.config import TrainConfig
 from vln.optimiser import NonFiniteLoss
+from vln.preemption import Stopped, requested
 from vln.run_log import LOSS_TERMS, RunLog
 
 PHASES = ("il", "dagger", "rl", "done")
@@ -31,8 +37,9 @@ class RunState:
         self.dir = Path(config.out)
         self.ckpt_dir = self.dir / "checkpoint"
         self.counters = {"phase": PHASES[0], "round": 0, "update": 0, "env_frames": 0, "train_frames": 0,
-                         "metrics_rows": 0, "wall_time": 0.0}
+                         "metrics_rows": 0, "wall_time": 0.0, "minibatch": 0}
         self.rng = np.random.default_rng(config.seed)
+        self.fit_rng: dict[str, Any] | None = None  # the RNG before a resumable fit drew its order
         self.started = time.time()
         self.last_saved = ""  # what the checkpoint on disk holds, for error messages
         self.progress = progress
@@ -60,6 +67,24 @@ class RunState:
     def out_of_time(self) -> bool:
         """Whether the run's training time budget (``time_budget_s``, 0: none) is spent."""
         return 0 < self.config.time_budget_s <= self.elapsed()
+
+    # ------------------------------------------------------------ stop signals
+    def should_pause(self) -> bool:
+        """A loop's stop test: the time budget is spent, or a stop signal came."""
+        return requested() is not None or self.out_of_time()
+
+    def stop_here(self, agent=None, during: str | None = None, why: str | None = None) -> None:
+        """At a safe point: where a stop signal came, checkpoint ``agent`` (given where the
+        weights match the counters) and raise ``Stopped``; ``why`` says why nothing is saved."""
+        signum = requested()
+        if signum is None:
+            return
+        if agent is not None:
+            self.save_checkpoint(agent)
+            kept = f"checkpoint saved after {self.last_saved}"
+        else:
+            kept = (f"{why}; " if why else "") + self.kept()
+        raise Stopped(signum, during or self.training_now(), kept, str(self.dir))
 
     # ------------------------------------------------------------ logging
     @property
@@ -89,6 +114,8 @@ class RunState:
     def saved_after(self) -> str:
         """What the counters say is done (so what a checkpoint of them holds)."""
         c = self.counters
+        if c["phase"] == "il" and c["minibatch"]:
+            return f"behaviour cloning minibatch {c['minibatch']}"
         if c["phase"] == "dagger" or (c["phase"] == "rl" and c["update"] == 0):
             return f"DAgger round {c['round']}" if c["round"] else "behaviour cloning"
         return f"REINFORCE update {c['update']}" if c["phase"] in ("rl", "done") else "nothing"
@@ -102,7 +129,8 @@ class RunState:
         # Never replace the last good checkpoint with broken weights.
         if not all(np.isfinite(w).all() for w in agent.get_weights()):
             raise NonFiniteLoss(f"the weights hold NaN or Inf after {self.saved_after()}; training stopped, {self.kept()}")
-        state = dict(self.counters, wall_time=self.elapsed(), rng=self.rng.bit_generator.state)
+        rng = self.fit_rng if self.counters["minibatch"] else self.rng.bit_generator.state
+        state = dict(self.counters, wall_time=self.elapsed(), rng=rng)
         write_checkpoint(agent, self.ckpt_dir, state)
         self.last_saved = self.saved_after()
 

@@ -2,7 +2,8 @@
 
 ``run(config)`` makes the env, starts (or resumes) the run and its agent, calls the phases of
 ``vln.phases`` in order, and writes the run folder. ``resume=True`` continues a killed run from
-its last checkpoint (``vln.run_state``).
+its last checkpoint (``vln.run_state``). SIGTERM or SIGINT stops it at the next safe point,
+checkpointed, with ``vln.preemption.Stopped``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from vln.collection import sample_missions
 from vln.config import TrainConfig
 from vln.environments import make_vector_env
 from vln.evaluation import run_episodes_file, write_episode_rows
+from vln.preemption import stop_on_signals
 from vln.run_log import write_curves
 from vln.run_state import RunState
 
@@ -49,7 +51,8 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     env = make_vector_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation,
                           workers=config.env_workers)
     try:
-        with compute_precision(config.mixed_precision):
+        # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
+        with compute_precision(config.mixed_precision), stop_on_signals():
             return _train(config, env, state, progress)
     finally:
         env.close()
@@ -68,6 +71,7 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
         phases.dagger(run, env, agent, dataset)
         del dataset
         phases.reinforce(run, env, agent, mix)
+        run.stop_here(during="the evaluation", why="training is done; --resume evaluates the trained agent")
         return finish(run, agent)
     finally:
         run.close()

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -127,3 +128,71 @@ def test_killed_runs_resume_to_the_rows_of_a_run_never_killed(tmp_path, chain, n
     for path in (out / "agent.keras", out / "checkpoint" / "agent.keras"):
         agent = load_agent(path)
         assert agent.config.num_actions == 4
+
+
+# ----------------------------------------------------------------------------- stop signals
+def stop_line(done: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    return done.stderr.strip().splitlines()[-1]
+
+
+def test_stop_signals_checkpoint_at_the_next_safe_point_and_resume_to_the_same_rows(tmp_path, never_killed):
+    """SIGTERM in behaviour cloning, then SIGINT (Ctrl-C) in REINFORCE, each sent by the run to
+    itself at an exact point: a checkpoint, one line naming the resume command, 143 / 130."""
+    out = tmp_path / "run"
+    done = train(out, resume=False, kill="il-step:20:SIGTERM")  # minibatch 20 of 32
+    line = stop_line(done)
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert line.startswith("stopped by SIGTERM during behaviour cloning; checkpoint saved after behaviour cloning "
+                           "minibatch 20; resume with: python ")
+    assert line.endswith(f"--out {out} --resume")
+    assert (state_of(out)["phase"], state_of(out)["minibatch"]) == ("il", 20)
+    check_checkpoint_whole(out)
+    done = train(out, resume=True, kill="rl-update:3:SIGINT")  # checkpoints come every 2 updates
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert "during REINFORCE update 4; checkpoint saved after REINFORCE update 3; resume with:" in stop_line(done)
+    assert state_of(out)["update"] == 3
+    done = train(out, resume=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = rows(out)
+    assert [(r["phase"], r["step"]) for r in got] == [(r["phase"], r["step"]) for r in never_killed]
+    # Cloning went on in the same minibatch order, over the same frames.
+    il = [(r["env_frames"], r["train_frames"]) for r in got if r["phase"] == "il"]
+    assert il == [(r["env_frames"], r["train_frames"]) for r in never_killed if r["phase"] == "il"]
+    assert not list(out.rglob(".*.tmp")) and not list((out / "checkpoint").glob(".*.keras"))
+
+
+def test_sigterm_from_outside_stops_and_resumes_to_the_same_rows(tmp_path, never_killed):
+    """A real SIGTERM, sent at a moment the test does not choose (once the first checkpoint is in)."""
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != KILL_ENV}
+    env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), *ARGS, "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not (out / "checkpoint" / "state.json").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=240)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before the signal landed")
+    assert proc.returncode == 143, stderr[-2000:]
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("stopped by SIGTERM during ")
+    check_checkpoint_whole(out)
+    done = train(out, resume=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [(r["phase"], r["step"]) for r in rows(out)] == [(r["phase"], r["step"]) for r in never_killed]
+
+
+def test_a_stop_during_demonstrations_says_why_nothing_is_saved(tmp_path, monkeypatch):
+    import vln.run_state
+    from vln.preemption import Stopped
+    from vln.train import run
+
+    monkeypatch.setattr(vln.run_state, "requested", lambda: signal.SIGTERM)
+    with pytest.raises(Stopped) as stopped:
+        run(preset("tiny", out=str(tmp_path / "run"), **OPTIONS), progress=False)
+    assert stopped.value.exit_code == 143
+    assert stopped.value.summary == ("stopped by SIGTERM during demonstration collection; the demonstrations are "
+                                     "collected again from their seeds on --resume; no checkpoint was written yet")
+    assert state_of(tmp_path / "run") is None
