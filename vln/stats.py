@@ -3,7 +3,8 @@
 Two agents evaluated on the same seeds share each episode's difficulty, so comparing them
 episode by episode (a paired test) needs far fewer episodes than comparing two success
 rates: McNemar's exact test on the episodes only one of them solved, and a bootstrap
-confidence interval (over episodes) of the difference of each metric.
+confidence interval (over episodes) of the difference of each metric. ``across_seeds``
+summarises a metric over the seeds of a sweep's config (mean, IQM, bootstrap intervals).
 """
 
 from __future__ import annotations
@@ -74,4 +75,33 @@ def paired_comparison(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, A
         sb = np.array([float(rows_b[s]["success"]) > 0 for s in seeds])
         gained, lost = int((~sa & sb).sum()), int((sa & ~sb).sum())
         out["mcnemar"] = {"gained": gained, "lost": lost, "p": mcnemar_p(gained, lost)}
+    return out
+
+
+def across_seeds(values: Sequence[float], resamples: int = 10_000, seed: int = 0) -> dict[str, Any]:
+    """A metric over a config's seeds: mean and IQM (the mean of the middle half: robust to one
+    odd seed; Agarwal et al. 2021), each with its 95% bootstrap interval over seeds.
+
+    scipy's ``stats.bootstrap`` (percentile intervals: BCa is undefined on a handful of seeds).
+    A value is None where there are no seeds, an interval None where there are fewer than 2.
+    """
+    from scipy import stats
+
+    v = np.asarray([float(x) for x in values], np.float64)
+    v = v[np.isfinite(v)]
+
+    def iqm(x, axis=-1):
+        return stats.trim_mean(x, 0.25, axis=axis)
+
+    out: dict[str, Any] = {"n": int(v.size)}
+    for name, statistic in (("mean", np.mean), ("iqm", iqm)):
+        out[name] = float(statistic(v)) if v.size else None
+        out[f"{name}_ci"] = None
+        if v.size >= 2:
+            if np.ptp(v) == 0:  # every seed the same: the interval is that point
+                out[f"{name}_ci"] = (float(v[0]), float(v[0]))
+                continue
+            res = stats.bootstrap((v,), statistic, n_resamples=resamples, confidence_level=0.95,
+                                  method="percentile", rng=np.random.default_rng(seed))
+            out[f"{name}_ci"] = (float(res.confidence_interval.low), float(res.confidence_interval.high))
     return out
