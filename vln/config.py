@@ -90,6 +90,9 @@ class TrainConfig:
     # ---- optimisation
     mixed_precision: bool = False
     """Compute in bfloat16 with float32 weights (Keras "mixed_bfloat16"); for GPUs."""
+    data_parallel: bool = False
+    """Shard each minibatch over all local devices (JAX backend, keras.distribution.DataParallel;
+    the weights are replicated). --batch-size and --num-envs must divide by the device count."""
     lr: float = 1e-3
     """Learning rate of the imitation phase (Adam)."""
     il_lr_final: float = 0.0

@@ -52,7 +52,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
                           workers=config.env_workers)
     try:
         # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
-        with compute_precision(config.mixed_precision), stop_on_signals():
+        with compute_precision(config.mixed_precision), stop_on_signals(), data_parallel(config):
             return _train(config, env, state, progress)
     finally:
         env.close()
@@ -140,6 +140,34 @@ def finish(run: RunState, agent) -> dict[str, Any]:
         except Exception as exc:  # nor may the report
             warnings.warn(f"no report.html: {exc}")
     return results
+
+
+@contextlib.contextmanager
+def data_parallel(config: TrainConfig):
+    """Inside the block, where ``config.data_parallel``: Keras's distribution is data parallelism
+    over every local device (JAX only); the agent is built inside, so its weights are replicated.
+
+    Each minibatch of ``train_on_batch`` is split along its batch axis over the devices and the
+    gradients are summed across them, so a step is one device's step on the whole batch. Many
+    hosts run the same code after ``jax.distributed.initialize()`` (docs/gpu.md).
+    """
+    if not config.data_parallel:
+        yield
+        return
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"--data-parallel needs the JAX backend (KERAS_BACKEND=jax), not {keras.backend.backend()}")
+    devices = keras.distribution.list_devices()
+    n = len(devices)
+    for flag, value in (("--batch-size", config.batch_size), ("--num-envs", config.num_envs)):
+        if value % n:  # (REINFORCE's minibatches are num_envs episodes, or twice that with --il-mix)
+            raise ValueError(f"--data-parallel: {flag} ({value}) must divide by the {n} local devices")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(None)
 
 
 @contextlib.contextmanager
