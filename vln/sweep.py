@@ -143,7 +143,7 @@ def trial_result(out: str | Path, trial: dict[str, Any]) -> dict[str, Any]:
     path = Path(out) / trial["name"] / "eval.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     row = {"trial": trial["name"], "config": trial["config"], "seed": trial["seed"], **trial["overrides"]}
-    row.update({m: results.get(m, "") if results.get(m) is not None else "" for m in METRICS})
+    row.update({m: "" if results.get(m) is None else results[m] for m in METRICS})
     return row
 
 

@@ -6,15 +6,7 @@ bfloat16 mixed precision (the GPU preset's), plus a run whose env is sharded ove
 processes.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import keras
-
-ROOT = Path(__file__).resolve().parents[2]
 
 _SCRIPT = """
 import json, sys
@@ -35,14 +27,9 @@ print("RESULTS " + json.dumps(results))
 """
 
 
-def test_other_backend_learns(tmp_path):
+def test_other_backend_learns(tmp_path, script_results):
     backend = "jax" if keras.backend.backend() != "jax" else "tensorflow"
-    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True,
-                          timeout=400, cwd=ROOT)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads(lines[0][len("RESULTS "):])
+    results = script_results(_SCRIPT, tmp_path, KERAS_BACKEND=backend)
     assert results["sharded"] == 8
     assert results["False"] >= 0.9, results  # float32
     assert results["True"] >= 0.9, results  # bfloat16 compute, float32 weights

@@ -5,13 +5,7 @@ minibatch gives the same loss and the same updated weights on one device as shar
 two, and a tiny run with ``data_parallel`` trains and evaluates.
 """
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+import numpy as np
 
 _SCRIPT = """
 import json, sys
@@ -54,20 +48,12 @@ print("RESULTS " + json.dumps(result))
 """
 
 
-def test_two_devices_take_the_step_of_one(tmp_path):
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu",
-               XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    proc = subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], env=env, capture_output=True, text=True,
-                          timeout=400, cwd=ROOT)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert proc.returncode == 0 and lines, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(lines[0][len("RESULTS "):])
+def test_two_devices_take_the_step_of_one(tmp_path, script_results):
+    result = script_results(_SCRIPT, tmp_path, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
     assert result["devices"] == 2
     one, two = result["one"], result["two"]
     assert (one["placed"], two["placed"]) == (1, 2)  # the weights replicated on both devices
     assert abs(one["loss"] - two["loss"]) < 1e-5 * max(1.0, abs(one["loss"]))
-    import numpy as np
-
     for a, b in zip(one["weights"], two["weights"], strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
     assert result["run"] == 8
