@@ -48,6 +48,7 @@ class SweepSpec:
     gpus: float | None = None  # None: 1 per trial where the cluster has GPUs, else 0
     address: str | None = None
     max_failures: int = 1  # retries of a trial whose process died, each from its checkpoint
+    workdir: str = ""  # the folder trials train in (custom envs import from it); "": the driver's
 
     def check(self) -> None:
         """ValueError naming the first bad part (a field, a value, a count)."""
@@ -113,7 +114,8 @@ def _value(kind: type, text: str, name: str) -> Any:
 
 def trial_command(spec: SweepSpec, trial: dict[str, Any], resume: bool) -> list[str]:
     """The training command of one trial: the preset, its grid values, its seed and folder."""
-    cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--preset", spec.preset, "--no-progress",
+    # The module, not scripts/train.py, so that an installed kit (no scripts/ folder) sweeps too.
+    cmd = [sys.executable, "-m", "vln.commands.train", "--preset", spec.preset, "--no-progress",
            "--seed", str(trial["seed"]), "--out", str(Path(spec.out) / trial["name"])]
     for name, value in trial["overrides"].items():
         if isinstance(value, bool):
@@ -129,8 +131,11 @@ def run_trial(spec: SweepSpec, trial: dict[str, Any]) -> dict[str, Any]:
     if not (folder / "eval.json").exists():
         started = (folder / "config.json").exists()
         with open(Path(spec.out) / f".{trial['name']}.log", "a") as log:
-            done = subprocess.run(trial_command(spec, trial, resume=started), cwd=ROOT, stdout=log,
-                                  stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+            # Ray runs a trial in a folder of its own: train in the sweep's working folder, and
+            # find this checkout's packages first (an installed kit finds itself anyway).
+            path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+            done = subprocess.run(trial_command(spec, trial, resume=started), cwd=spec.workdir or None, stdout=log,
+                                  stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=path))
         if done.returncode != 0:  # Ray retries it (max_failures), from its checkpoint
             raise RuntimeError(f"trial {trial['name']} exited with {done.returncode}; see {log.name}")
     return trial_result(spec.out, trial)
@@ -150,6 +155,8 @@ def trial_result(out: str | Path, trial: dict[str, Any]) -> dict[str, Any]:
 def run_sweep(spec: SweepSpec, resume: bool = False) -> list[dict[str, Any]]:
     """Run the sweep's unfinished trials on Ray Tune; write and return results.csv's rows."""
     spec.check()
+    # Trials run where Ray puts them: absolute paths keep a relative --out where the user meant it.
+    spec = dataclasses.replace(spec, out=str(Path(spec.out).resolve()), workdir=spec.workdir or os.getcwd())
     out = Path(spec.out)
     if not resume and (out / "results.csv").exists():
         raise ValueError(f"{out} already holds a sweep: pass --resume to continue it, or choose another --out")

@@ -76,10 +76,11 @@ def test_a_sweep_of_the_reserved_fields_is_refused():
 
 
 def sweep(out: Path, *extra: str) -> subprocess.CompletedProcess:
-    # Smaller than the tiny preset: the two trials share the machine.
-    cmd = [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--preset", "tiny", "--seeds", "2", "--out", str(out),
+    # Smaller than the tiny preset: the two trials share the machine. A relative --out from the
+    # user's folder: the trials must land there, not in the folder Ray runs them in.
+    cmd = [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--preset", "tiny", "--seeds", "2", "--out", out.name,
            "--set", "il_episodes=16", "--set", "eval_episodes=4", *extra]
-    return subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2"),
+    return subprocess.run(cmd, cwd=out.parent, env=dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2"),
                           capture_output=True, text=True, timeout=600)
 
 

@@ -86,3 +86,9 @@ def _run(args) -> int:
             print(format_table({"unseen": results, "seen": results["seen"]}))
     print(f"run folder: {config.out}")
     return 0
+
+
+if __name__ == "__main__":  # python -m vln.commands.train (how a sweep starts its trials)
+    import sys
+
+    sys.exit(main())
