@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from vln.batching import minibatch_arrays
 from vln.collection import Trajectory, run_episodes
+from vln.objectives import imitation_samples
 from vln.policies import ExpertPolicy
 
 ACTION_KINDS = {"forward": (0,), "turn": (1, 2), "stop": (3,)}  # the built-in envs' action ids
@@ -24,7 +26,7 @@ def expert_episodes(env, episodes: int, seed: int) -> list[Trajectory]:
     return run_episodes(env, ExpertPolicy(), episodes, seed)
 
 
-def teacher_forced(agent, trajectories: list[Trajectory], max_words: int, batch_size: int = 32) -> dict[str, Any]:
+def teacher_forced(agent, trajectories: list[Trajectory], max_words: int | None, batch_size: int = 32) -> dict[str, Any]:
     """Per-step accuracy and loss of ``agent`` fed the expert's frames and previous actions.
 
     Returns ``accuracy`` and ``loss`` (mean negative log-likelihood of the expert's action)
@@ -36,17 +38,15 @@ def teacher_forced(agent, trajectories: list[Trajectory], max_words: int, batch_
         raise ValueError("no episodes to measure")
     correct, nll, expert, chosen = [], [], [], []
     none = agent.config.num_actions  # the "no previous action" id
+    if not max_words:  # a bare agent file: as long as training would make it (padding is masked)
+        from vln.train import default_max_words
+
+        max_words = default_max_words([t.mission for t in trajectories])
     for start in range(0, len(trajectories), batch_size):
         batch = trajectories[start : start + batch_size]
-        t_max = max(len(t) for t in batch)
-        h, w, c = batch[0].images.shape[1:]
-        images = np.zeros((len(batch), t_max, h, w, c), np.uint8)
-        prev = np.full((len(batch), t_max), none, np.int32)
-        for i, t in enumerate(batch):
-            images[i, : len(t)] = t.images
-            prev[i, 1 : len(t)] = t.actions[:-1]
-        tokens = agent.vocab.encode_batch([t.mission for t in batch], max_len=max_words)
-        logits = agent.sequence_forward({"tokens": tokens, "images": images, "prev_actions": prev})["logits"]
+        # The training minibatch's padded arrays, as one chunk as long as the longest episode.
+        arrays = minibatch_arrays(agent, imitation_samples(batch), chunk=max(len(t) for t in batch), max_words=max_words)
+        logits = agent.sequence_forward(arrays)["logits"]
         for i, t in enumerate(batch):
             z = logits[i, : len(t)].astype(np.float64)
             log_p = z - z.max(-1, keepdims=True)
