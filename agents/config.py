@@ -53,6 +53,12 @@ class AgentConfig:
     features pick out what the current part of the instruction names ("the yellow door"),
     not only what the whole instruction names."""
 
+    pool_heads: int = 2
+    """Heads of the attention pooling that summarises the instruction for the visual FiLM,
+    each a learned query over the words. A route names several things to look for (doors,
+    landmarks, the goal); with two heads the summary held the first door and the turn,
+    and the goal's words got almost no weight."""
+
     attention_dim: int = 64
     """Size of the additive attention over words."""
 
@@ -69,6 +75,8 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.image_shape) != 3 or self.image_shape[2] != 3:
             raise ValueError(f"AgentConfig.image_shape must be (H, W, 3), got {self.image_shape}")
+        if self.pool_heads < 1:
+            raise ValueError(f"AgentConfig.pool_heads must be at least 1, got {self.pool_heads}")
         if len(self.conv_filters) != 3:
             raise ValueError(f"AgentConfig.conv_filters needs 3 entries, got {self.conv_filters}")
         if self.vocab_size < 2 or self.num_actions < 1:

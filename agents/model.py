@@ -22,8 +22,6 @@ from agents.files import check_agent_file
 from agents.layers import film, masked_softmax
 from agents.vocabulary import PAD_ID, Vocabulary
 
-POOL_HEADS = 2  # attention-pooling heads of the instruction summary
-
 # What a training objective is: (y, y_pred) -> {"loss", "policy_loss", "value_loss", "entropy"}.
 Objective = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
 
@@ -98,7 +96,7 @@ class VLNAgent(keras.Model):
         # (one per head), so the colour and object words are picked wherever they stand
         # in the sentence; a mean over words, or the last state, dilutes them.
         self.pool_key = layers.Dense(cfg.attention_dim, activation="tanh", name="pool_key")
-        self.pool_score = layers.Dense(POOL_HEADS, use_bias=False, name="pool_score")
+        self.pool_score = layers.Dense(cfg.pool_heads, use_bias=False, name="pool_score")
         # FiLM after the last two convs (BabyAI stacks FiLM layers): colour and shape
         # words select features at two scales.
         self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
@@ -152,7 +150,7 @@ class VLNAgent(keras.Model):
         }
 
     def _encode(self, tokens: Any) -> tuple[Any, Any, Any]:
-        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, POOL_HEADS * D)."""
+        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, pool_heads * D)."""
         tokens = ops.cast(tokens, "int32")
         mask = ops.not_equal(tokens, PAD_ID)
         x = self.word_embedding(tokens)
@@ -161,10 +159,10 @@ class VLNAgent(keras.Model):
         return words, mask, self._pool(words, mask)
 
     def _pool(self, words: Any, mask: Any) -> Any:
-        """Instruction summary (B, POOL_HEADS * D): attention-pooled words, one learned query a head."""
+        """Instruction summary (B, pool_heads * D): attention-pooled words, one learned query a head."""
         scores = self.pool_score(self.pool_key(words))  # (B, L, heads)
         heads = []
-        for k in range(POOL_HEADS):
+        for k in range(self.config.pool_heads):
             weights = masked_softmax(scores[..., k], mask)
             heads.append(ops.sum(weights[..., None] * words, axis=1))
         return ops.concatenate(heads, axis=-1)
@@ -326,7 +324,7 @@ class VLNAgent(keras.Model):
             inp = {
                 "words": keras.Input(shape=(None, cfg.word_dim), name="words"),
                 "mask": keras.Input(shape=(None,), name="mask"),
-                "summary": keras.Input(shape=(POOL_HEADS * cfg.word_dim,), name="summary"),
+                "summary": keras.Input(shape=(cfg.pool_heads * cfg.word_dim,), name="summary"),
                 "image": keras.Input(shape=cfg.image_shape, dtype="uint8", name="image"),
                 "prev_action": keras.Input(shape=(), dtype="int32", name="prev_action"),
                 "state_h": keras.Input(shape=(cfg.hidden,), name="state_h"),

@@ -18,8 +18,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.core.constants import ACTION_NAMES, DIR_VEC, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
-from envs.core.expert import UNREACHABLE, expert_actions, expert_paths
+from envs.core.constants import ACTION_NAMES, DIR_VEC, DOOR, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
+from envs.core.expert import UNREACHABLE, cell_distances, expert_actions, expert_paths
+from envs.core.in_view_expert import check_expert, in_view_actions, stop_cells, waypoints
 from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -130,10 +131,12 @@ def check_env_args(task: Task, split: str, render_mode: str | None, render_modes
 class EpisodeBatch:
     """State of ``n`` episodes in padded arrays, stepped and rendered together."""
 
-    def __init__(self, task: Task, n: int, renderer: RaycastRenderer, max_steps: int, reward_shaping: bool) -> None:
+    def __init__(self, task: Task, n: int, renderer: RaycastRenderer, max_steps: int, reward_shaping: bool,
+                 expert: str = "shortest") -> None:
         gh, gw = task.max_grid
         k = task.max_objects
         self.task, self.n, self.renderer = task, n, renderer
+        self.expert = check_expert(expert)
         self.max_steps, self.reward_shaping = int(max_steps), bool(reward_shaping)
         self.grid = np.full((n, gh, gw), WALL, np.uint8)
         self.door_color = np.full((n, gh, gw), -1, np.int8)
@@ -143,6 +146,10 @@ class EpisodeBatch:
         self.obj_color = np.full((n, k), -1, np.int64)
         self.dist = np.full((n, 4, gh, gw), UNREACHABLE, np.int16)
         self.geo = np.full((n, gh, gw), UNREACHABLE, np.int16)
+        if self.expert == "in_view":  # cells to the stop cells, each cell's waypoint, the goal cell
+            self.stop_dist = np.full((n, gh, gw), UNREACHABLE, np.int16)
+            self.waypoint = np.zeros((n, gh, gw, 2), np.int64)
+            self.goal = np.zeros((n, 2), np.int64)
         self.row = np.zeros(n, np.int64)
         self.col = np.zeros(n, np.int64)
         self.heading = np.zeros(n, np.int64)
@@ -175,6 +182,12 @@ class EpisodeBatch:
             self.blocked[env, rows, cols] = True
         self.dist[idx] = [ep.extras["expert_dist"] for ep in episodes]
         self.geo[idx] = [ep.extras["cell_dist"] for ep in episodes]
+        if self.expert == "in_view":
+            goals = np.array([(ep.objects[ep.goal].row, ep.objects[ep.goal].col) for ep in episodes], np.int64)
+            self.goal[idx] = goals
+            dist = cell_distances(self.blocked[idx], stop_cells(self.blocked[idx], goals))
+            self.stop_dist[idx] = dist
+            self.waypoint[idx] = waypoints(dist, self.grid[idx] == DOOR, goals)
         starts = np.array([(ep.start[0], ep.start[1], ep.start_dir) for ep in episodes], np.int64).reshape(-1, 3)
         self.row[idx], self.col[idx], self.heading[idx] = starts.T
         self.steps[idx] = 0
@@ -211,9 +224,13 @@ class EpisodeBatch:
         return reward, terminated, truncated
 
     def expert_action(self, idx: np.ndarray) -> np.ndarray:
-        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):  # no copy of the fields
-            return expert_actions(self.dist, self.row, self.col, self.heading)
-        return expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
+        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
+            idx = slice(None)  # every env: views of the fields, no copies
+        shortest = expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
+        if self.expert == "shortest":
+            return shortest
+        return in_view_actions(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx], self.col[idx],
+                               self.heading[idx], shortest)
 
     def render(self, idx: np.ndarray) -> np.ndarray:
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
@@ -322,11 +339,11 @@ class VLNEnv(gym.Env):
 
     def __init__(self, task: Task, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None) -> None:
+                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
         self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg, vfov_deg)
-        self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping)
+        self.batch = EpisodeBatch(task, 1, self.renderer, self.max_steps, reward_shaping, expert)
         self.action_space = spaces.Discrete(NUM_ACTIONS)
         self.observation_space = observation_space(view_size)
         self._done = True
@@ -384,14 +401,14 @@ class VLNVectorEnv(VectorEnv):
 
     def __init__(self, task: Task, num_envs: int = 8, split: str = "train", view_size: int = 64, fov_deg: float = 90.0,
                  max_steps: int | None = None, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None) -> None:
+                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
         self.max_steps = check_env_args(task, split, render_mode, self.metadata["render_modes"], max_steps)
         self.task, self.split, self.render_mode = task, split, render_mode
         self.num_envs = int(num_envs)
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg, vfov_deg)
-        self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping)
+        self.batch = EpisodeBatch(task, self.num_envs, self.renderer, self.max_steps, reward_shaping, expert)
         self.single_action_space = spaces.Discrete(NUM_ACTIONS)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, NUM_ACTIONS))
         self.single_observation_space = observation_space(view_size)

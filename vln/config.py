@@ -44,6 +44,9 @@ class TrainConfig:
     step_film: bool = False
     """Modulate the visual features at every step by the words the policy attends to then
     (FiLM from the step's attention context), besides the whole instruction's FiLM."""
+    pool_heads: int = 2
+    """Learned queries that pool the instruction's words into the visual FiLM's input: one
+    per thing the route names that the features should pick out (doors, landmarks, goal)."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000
@@ -139,7 +142,7 @@ class TrainConfig:
             if choices and value not in choices:
                 raise ValueError(f"--{f.name.replace('_', '-')} must be one of {', '.join(map(str, choices))}; got {value!r}")
         require_positive(num_envs=self.num_envs, env_workers=self.env_workers, hidden=self.hidden,
-                         text_hidden=self.text_hidden, il_epochs=self.il_epochs, dagger_epochs=self.dagger_epochs,
+                         text_hidden=self.text_hidden, pool_heads=self.pool_heads, il_epochs=self.il_epochs, dagger_epochs=self.dagger_epochs,
                          rl_group=self.rl_group, rl_lr=self.rl_lr, lr=self.lr, clipnorm=self.clipnorm,
                          batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,

@@ -197,7 +197,7 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
     agent_config = AgentConfig(vocab_size=len(vocab), num_actions=int(env.single_action_space.n), image_shape=image_shape,
                                hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
                                text_hidden=config.text_hidden, visual_stem=config.visual_stem,
-                               step_film=config.step_film)
+                               step_film=config.step_film, pool_heads=config.pool_heads)
     return VLNAgent(agent_config, vocab)
 
 

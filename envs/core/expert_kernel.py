@@ -106,3 +106,27 @@ def expert_paths_walk(dist, starts, out, lengths):
     heading); the paths into ``out`` (B, L, 2), their lengths into ``lengths``."""
     for b in range(dist.shape[0]):
         lengths[b] = expert_path_walk(dist[b], starts[b, 0], starts[b, 1], starts[b, 2], out[b])
+
+
+@kernel
+def waypoint_walk(dist, door, goals, unreachable, out):
+    """``envs.core.in_view_expert.waypoints``: cells settled in order of ``dist`` (a stable
+    sort of each env's cells), each from its first closer neighbour (headings in order)."""
+    b_n, h, w = dist.shape
+    for b in range(b_n):
+        flat = dist[b].ravel()
+        order = np.argsort(flat, kind="mergesort")
+        for s in order:
+            r, c = s // w, s % w
+            d = flat[s]
+            out[b, r, c, 0], out[b, r, c, 1] = goals[b, 0], goals[b, 1]
+            if d == 0 or d >= unreachable:
+                continue
+            if door[b, r, c]:
+                out[b, r, c, 0], out[b, r, c, 1] = r, c
+                continue
+            for k in range(4):
+                nr, nc = r + _D_ROW[k], c + _D_COL[k]
+                if 0 <= nr < h and 0 <= nc < w and dist[b, nr, nc] == d - 1:
+                    out[b, r, c, 0], out[b, r, c, 1] = out[b, nr, nc, 0], out[b, nr, nc, 1]
+                    break

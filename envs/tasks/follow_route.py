@@ -283,14 +283,16 @@ class FollowRouteEnv(VLNEnv):
     ## Arguments
     ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
     ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``view_size=64``, ``fov_deg=90``,
-    ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels).
+    ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels),
+    ``expert="shortest" | "in_view"`` (``info["expert_action"]``: the shortest path, or as short
+    in cells with the next door or the goal kept in view; ``envs.core.in_view_expert``).
     """
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
                  max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False,
-                 render_mode: str | None = None, vfov_deg: float | None = None) -> None:
+                 render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest") -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
-        super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg)
+        super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
 class FollowRouteVectorEnv(VLNVectorEnv):
@@ -298,9 +300,9 @@ class FollowRouteVectorEnv(VLNVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0,
-                 reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None) -> None:
+                 reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest") -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
-        super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg)
+        super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
 def _near(mask: np.ndarray) -> np.ndarray:

@@ -234,14 +234,15 @@ class GoToObjectEnv(VLNEnv):
     ``split`` ("train", "seen" or "unseen": unseen has held-out layouts and phrasings),
     ``room_size=(5, 7)``, ``num_distractors=(1, 5)``, ``max_steps=40``, ``view_size=64``,
     ``fov_deg=90``, ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None``
-    (square pixels).
+    (square pixels), ``expert="shortest" | "in_view"`` (``info["expert_action"]``: the shortest
+    path, or as short in cells with the goal kept in view; ``envs.core.in_view_expert``).
     """
 
     def __init__(self, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
                  view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None) -> None:
+                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
         super().__init__(GoToObjectTask(room_size, num_distractors, max_steps), split, view_size, fov_deg, max_steps,
-                         reward_shaping, render_mode, vfov_deg)
+                         reward_shaping, render_mode, vfov_deg, expert)
 
 
 class GoToObjectVectorEnv(VLNVectorEnv):
@@ -249,6 +250,6 @@ class GoToObjectVectorEnv(VLNVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
                  view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None) -> None:
+                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
         super().__init__(GoToObjectTask(room_size, num_distractors, max_steps), num_envs, split, view_size, fov_deg,
-                         max_steps, reward_shaping, render_mode, vfov_deg)
+                         max_steps, reward_shaping, render_mode, vfov_deg, expert)

@@ -15,7 +15,6 @@ import keras
 import numpy as np
 import pytest
 
-from agents.model import POOL_HEADS
 from agents import AgentConfig, VLNAgent, load_agent
 from agents.vocabulary import Vocabulary
 from vln.objectives import objective
@@ -73,7 +72,7 @@ def test_output_shapes(rnn, bidirectional):
     np.testing.assert_allclose(out["attention"].sum(-1), 1.0, atol=1e-5)
     enc = agent.encode_instruction(batch["tokens"])
     d = agent.config.text_hidden * (2 if bidirectional else 1)
-    assert enc["words"].shape == (b, length, d) and enc["summary"].shape == (b, POOL_HEADS * d)
+    assert enc["words"].shape == (b, length, d) and enc["summary"].shape == (b, agent.config.pool_heads * d)
     assert enc["mask"].shape == (b, length)
     # The eager call and the compiled predict agree.
     eager = agent({**batch, **agent.initial_state(b)})

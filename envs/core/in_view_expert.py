@@ -1,0 +1,115 @@
+"""An expert that keeps its next waypoint in view: ``expert="in_view"`` of the built-in envs.
+
+The shortest-path expert (``envs.core.expert``) walks L-shaped paths: straight on until the
+door or the goal is exactly beside it, then a turn. With a 90-degree field of view that
+turn comes when the target has been out of sight for a few steps, so an agent that sees
+only its view must count steps to imitate it. This expert walks a staircase instead,
+which is just as short in cells (every move still brings it one cell closer, so path
+length and SPL are the shortest path's): it heads along whichever axis the target is
+farther along, so the target stays within 45 degrees of its heading, and it turns as the
+target crosses that line, a moment its view shows.
+
+The target of a cell (its waypoint) is the first door on a shortest path from it to the
+goal, or the goal object where no door is left. It costs more turns than the
+shortest-path expert (one per move at worst, on a diagonal), never more moves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.core import jit
+from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP
+from envs.core.expert import UNREACHABLE
+
+EXPERTS = ("shortest", "in_view")
+
+
+def check_expert(expert: str) -> str:
+    if expert not in EXPERTS:
+        raise ValueError(f"expert must be one of {EXPERTS}, got {expert!r}")
+    return expert
+
+
+def stop_cells(blocked: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """(B, H, W) bool: the free 4-neighbours of each env's goal cell (``goals`` (B, 2)), where the expert stops."""
+    b, h, w = blocked.shape
+    out = np.zeros((b, h, w), bool)
+    every = np.arange(b)
+    for d_row, d_col in DIR_VEC.tolist():
+        r, c = goals[:, 0] + d_row, goals[:, 1] + d_col
+        ok = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        out[every[ok], r[ok], c[ok]] = True
+    return out & ~blocked
+
+
+def waypoints(dist: np.ndarray, door: np.ndarray, goals: np.ndarray, compiled: bool | None = None) -> np.ndarray:
+    """(B, H, W, 2) int64: each cell's waypoint, the first door on its way to the goal.
+
+    ``dist`` (B, H, W) cells to the stop cells (``UNREACHABLE`` where blocked), ``door``
+    (B, H, W) bool, ``goals`` (B, 2). A door cell is its own waypoint; a cell at distance 0
+    has the goal; any other cell has the waypoint of its first neighbour one cell closer
+    (headings in order east, south, west, north), so the cells are settled in order of
+    distance, a level at a time.
+    """
+    if jit.ENABLED if compiled is None else compiled:
+        from envs.core.expert_kernel import waypoint_walk
+
+        out = np.empty((*dist.shape, 2), np.int64)
+        waypoint_walk(np.ascontiguousarray(dist), np.ascontiguousarray(door), np.asarray(goals, np.int64), UNREACHABLE, out)
+        return out
+    b, h, w = dist.shape
+    d = dist.astype(np.int64)
+    out = np.zeros((b, h, w, 2), np.int64)
+    out[...] = np.asarray(goals, np.int64)[:, None, None, :]
+    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    is_door = door & (d > 0) & (d < UNREACHABLE)
+    out[is_door] = np.stack([np.broadcast_to(rows, d.shape)[is_door], np.broadcast_to(cols, d.shape)[is_door]], -1)
+    finite = d[d < UNREACHABLE]
+    for level in range(1, int(finite.max(initial=0)) + 1):
+        todo = (d == level) & ~is_door
+        if not todo.any():
+            continue
+        env, r, c = np.nonzero(todo)
+        chosen = np.zeros(len(env), bool)
+        for d_row, d_col in DIR_VEC.tolist():
+            nr, nc = np.clip(r + d_row, 0, h - 1), np.clip(c + d_col, 0, w - 1)
+            take = ~chosen & (d[env, nr, nc] == level - 1)
+            out[env[take], r[take], c[take]] = out[env[take], nr[take], nc[take]]
+            chosen |= take
+    return out
+
+
+def in_view_actions(dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
+                    rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """The in-view expert's action for each env of a batch.
+
+    ``dist`` (B, H, W) cells to the stop cells, ``waypoint`` (B, H, W, 2), ``goals`` (B, 2);
+    ``fallback``: the shortest-path expert's actions, taken where no neighbour is closer
+    (never, on a reachable cell). Among the moves one cell closer to the goal it takes
+    the one that points most at the waypoint (the current heading wins ties); at a stop
+    cell it turns to face the goal and stops. A half turn goes toward the target's side.
+    """
+    b = np.arange(len(rows))
+    h, w = dist.shape[1:]
+    here = dist[b, rows, cols].astype(np.int64)
+    n_rows = np.clip(rows[:, None] + DIR_VEC[None, :, 0], 0, h - 1)
+    n_cols = np.clip(cols[:, None] + DIR_VEC[None, :, 1], 0, w - 1)
+    closer = dist[b[:, None], n_rows, n_cols] == (here - 1)[:, None]  # (B, 4)
+    at_stop = here == 0
+    target = np.where(at_stop[:, None], goals, waypoint[b, rows, cols])
+    v = target - np.stack([rows, cols], axis=1)  # (B, 2) toward the target
+    score = v @ DIR_VEC.T  # (B, 4): how far along each heading the target lies
+    heading_now = np.arange(4)[None, :] == dirs[:, None]
+    ranked = np.where(closer, 2 * score + heading_now, np.iinfo(np.int64).min)
+    best = np.argmax(ranked, axis=1)
+    # At a stop cell the goal is a 4-neighbour: face it.
+    facing = np.argmax(score, axis=1)
+    best = np.where(at_stop, facing, best)
+    turn = (best - dirs) % 4
+    left_side = score[b, (dirs - 1) % 4] >= score[b, (dirs + 1) % 4]
+    action = np.where(turn == 1, RIGHT, LEFT)
+    action = np.where((turn == 2) & ~left_side, RIGHT, action)
+    action = np.where(turn == 0, np.where(at_stop, STOP, FORWARD), action)
+    stuck = ~at_stop & ~closer.any(axis=1)
+    return np.where(stuck, fallback, action).astype(np.int64)
