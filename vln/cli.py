@@ -170,7 +170,13 @@ def resume_command(out: str) -> str:
     argv = [a for a in sys.argv[1:] if a != "--resume"]
     if not any(a == "--out" or a.startswith("--out=") for a in argv):
         argv += ["--out", out]
-    program = ["python", sys.argv[0]] if sys.argv[0].endswith(".py") else [Path(sys.argv[0]).name]
+    main = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if main is not None and main.name and main.origin == str(Path(sys.argv[0]).resolve()):
+        program = ["python", "-m", main.name]  # python -m vln.commands.train (a sweep's trials)
+    elif sys.argv[0].endswith(".py"):
+        program = ["python", sys.argv[0]]
+    else:
+        program = [Path(sys.argv[0]).name]
     return shlex.join([*program, *argv, "--resume"])
 
 

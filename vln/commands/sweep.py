@@ -11,9 +11,9 @@ DESCRIPTION = """Run many trainings: a preset, a grid over TrainConfig fields, a
 Each trial trains into its own run folder under --out (evaluate.py, rollout.py and compare.py
 work on it unchanged). --out/results.csv holds one row per trial; the table printed gives,
 per config across its seeds, the mean and the IQM of SR and SPL with 95% bootstrap intervals.
-Local Ray by default; --address joins a running cluster. A killed sweep continues with
---resume: finished trials (those with eval.json) are kept, the others resume from their
-checkpoints.
+Local Ray by default; --address joins a running cluster. SIGTERM or Ctrl-C stops the
+trials at their next checkpoint; a stopped or killed sweep continues with --resume: finished
+trials (those with eval.json) are kept, the others resume from their checkpoints.
 """
 
 
@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--cpus-per-trial", type=float, default=1.0, help="CPUs each trial reserves (default 1)")
     p.add_argument("--gpus-per-trial", type=float, default=None,
                    help="GPUs each trial reserves (default: 1 where the cluster has GPUs, else 0)")
+    p.add_argument("--max-concurrent", type=int, default=0,
+                   help="trials running at once at most (default 0: as many as the CPUs and GPUs hold)")
     p.add_argument("--address", help="a running Ray cluster's address, e.g. ray://head:10001 (default: local Ray)")
     p.add_argument("--resume", action="store_true", help="continue the sweep in --out: finished trials are kept")
     return p.parse_args(argv)
@@ -44,7 +46,8 @@ def _run(args) -> int:
     from vln.sweep import SweepSpec, parse_grid, run_sweep, summary_table
 
     spec = SweepSpec(preset=args.preset, seeds=args.seeds, out=args.out, grid=parse_grid(args.set),
-                     cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, address=args.address)
+                     cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, address=args.address,
+                     max_concurrent=args.max_concurrent)
     rows = run_sweep(spec, resume=args.resume)
     print(summary_table(rows))
     print(f"results: {args.out}/results.csv")
