@@ -432,6 +432,14 @@ class VLNAgent(keras.Model):
             "value_mask": np.asarray(batch["value_mask"], np.float32)
             if batch.get("value_mask") is not None
             else zeros,
+            # The progress loss's targets (see vln.objectives.loss_terms); zeros: none.
+            "progress": np.asarray(batch["progress"], np.float32) if batch.get("progress") is not None else zeros,
+            "progress_mask": np.asarray(batch["progress_mask"], np.float32)
+            if batch.get("progress_mask") is not None
+            else zeros,
+            "word_pos": np.asarray(batch["word_pos"], np.float32)
+            if batch.get("word_pos") is not None
+            else np.zeros(x["tokens"].shape, np.float32),
         }
         logs = self.train_on_batch(x, y, return_dict=True)
         return {k: float(logs[k]) for k in ("loss", "policy_loss", "value_loss", "entropy")}

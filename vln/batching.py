@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from agents.vocabulary import PAD_ID
 from vln.objectives import Sample
 
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
@@ -45,6 +46,8 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
     mask = np.zeros((b, t_pad), np.float32)
     returns = np.zeros((b, t_pad), np.float32)
     value_mask = np.zeros((b, t_pad), np.float32)
+    progress = np.zeros((b, t_pad), np.float32)
+    progress_mask = np.zeros((b, t_pad), np.float32)
     for i, s in enumerate(batch):
         t = len(s.traj)
         images[i, :t] = s.traj.images
@@ -55,8 +58,20 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
         if s.returns is not None:
             returns[i, :t] = s.returns
             value_mask[i, :t] = 1.0
+        if s.progress is not None:
+            progress[i, :t] = s.progress
+            progress_mask[i, :t] = 1.0
     tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
     if tokens.shape[1] < max_words:
         tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
     return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
-            "mask": mask, "returns": returns, "value_mask": value_mask}
+            "mask": mask, "returns": returns, "value_mask": value_mask, "progress": progress,
+            "progress_mask": progress_mask, "word_pos": word_positions(tokens)}
+
+
+def word_positions(tokens: np.ndarray) -> np.ndarray:
+    """(B, L) float32: each word's place in its instruction, 0 for the first and 1 for the last (0 on padding)."""
+    words = tokens != PAD_ID
+    n = words.sum(axis=1, keepdims=True)
+    pos = np.arange(tokens.shape[1], dtype=np.float32)[None, :] / np.maximum(n - 1, 1)
+    return np.where(words, pos, 0.0).astype(np.float32)

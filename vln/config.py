@@ -47,6 +47,10 @@ class TrainConfig:
     pool_heads: int = 2
     """Learned queries that pool the instruction's words into the visual FiLM's input: one
     per thing the route names that the features should pick out (doors, landmarks, goal)."""
+    progress_coef: float = 0.0
+    """Weight of the progress loss on the expert's demonstrations: the policy's attention over
+    the words should move from the instruction's first word to its last as the route goes
+    (its mean word position against the step's progress); 0: off."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000
@@ -148,7 +152,7 @@ class TrainConfig:
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
-                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
+                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, progress_coef=self.progress_coef,
                              pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)

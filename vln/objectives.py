@@ -32,15 +32,23 @@ class Sample:
     targets: np.ndarray  # (T,) int: the action to make more (or less) likely
     weights: np.ndarray  # (T,) float: its weight
     returns: np.ndarray | None = None  # (T,) float: value targets, or None for no value loss
+    progress: np.ndarray | None = None  # (T,) float in [0, 1]: how far along the route, or None
 
 
-def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0) -> list[Sample]:
-    """Expert labels on every visited state, weight ``weight``."""
+def time_progress(length: int) -> np.ndarray:
+    """An expert episode's progress at each of its ``length`` steps: 0 at the start, 1 at the end."""
+    return np.linspace(0.0, 1.0, length, dtype=np.float32) if length > 1 else np.ones(length, np.float32)
+
+
+def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0, progress: bool = False) -> list[Sample]:
+    """Expert labels on every visited state, weight ``weight``; ``progress``: with the
+    ``time_progress`` targets of the progress loss (for the expert's own episodes)."""
     out = []
     for t in trajs:
         if (t.expert < 0).any():
             raise ValueError("imitation needs info['expert_action'] on every step; this env gives none")
-        out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32)))
+        out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32),
+                          progress=time_progress(len(t)) if progress else None))
     return out
 
 
@@ -87,13 +95,22 @@ def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef
                    discounted_returns(t.rewards, gamma).astype(np.float32)) for t, a in zip(trajs, adv)]
 
 
-def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float) -> dict[str, Any]:
+def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float,
+               progress_coef: float = 0.0) -> dict[str, Any]:
     """The loss of one teacher-forced minibatch, and its named terms (Keras ops, any backend).
 
-    ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask`` (all (B, T));
-    ``y_pred`` the agent's ``logits`` (B, T, A) and ``value`` (B, T). Returns ``loss`` and
-    ``policy_loss`` (the weighted cross-entropy), ``entropy``, ``value_loss`` (times
-    ``value_coef``).
+    ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask`` (all (B, T)),
+    and for the progress loss ``progress``, ``progress_mask`` (B, T) and ``word_pos`` (B, L);
+    ``y_pred`` the agent's ``logits`` (B, T, A), ``value`` (B, T) and ``attention`` (B, T, L).
+    Returns ``loss`` and ``policy_loss`` (the weighted cross-entropy), ``entropy``,
+    ``value_loss`` (times ``value_coef``).
+
+    The progress loss (``progress_coef`` > 0, in ``loss`` only) asks that where the policy
+    attends in the instruction move along it as the episode goes: the attention's mean word
+    position (0 first word, 1 last) against how far along the route the step is. A
+    Room-to-Room instruction describes the route in order, and without it the attention
+    settled on the last words, whose encoder state summarises the whole sentence, at every
+    step (the self-monitoring agent's progress monitor, Ma et al. 2019, in its simplest form).
     """
     from keras import ops
 
@@ -114,9 +131,16 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
     entropy = ops.sum(mask * entropy_t) / steps
     value_loss = value_coef * ops.sum(value_mask * ops.square(value - returns)) / ops.maximum(ops.sum(value_mask), 1.0)
     loss = policy_loss - entropy_coef * entropy + value_loss
+    if progress_coef > 0:
+        where = ops.sum(y_pred["attention"] * ops.cast(y["word_pos"], "float32")[:, None, :], axis=-1)  # (B, T)
+        progress_mask = ops.cast(y["progress_mask"], "float32")
+        loss = loss + progress_coef * ops.sum(progress_mask * ops.square(where - ops.cast(y["progress"], "float32"))) \
+            / ops.maximum(ops.sum(progress_mask), 1.0)
     return {"loss": loss, "policy_loss": policy_loss, "entropy": entropy, "value_loss": value_loss}
 
 
-def objective(value_coef: float = 0.5, entropy_coef: float = 0.01) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+def objective(value_coef: float = 0.5, entropy_coef: float = 0.01,
+              progress_coef: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
     """``loss_terms`` with its coefficients bound: what ``VLNAgent.compile_for_training`` takes."""
-    return functools.partial(loss_terms, value_coef=float(value_coef), entropy_coef=float(entropy_coef))
+    return functools.partial(loss_terms, value_coef=float(value_coef), entropy_coef=float(entropy_coef),
+                             progress_coef=float(progress_coef))

@@ -16,6 +16,10 @@ from vln.batching import minibatch_arrays, minibatch_order
 from vln.objectives import Sample
 
 
+# Arrays of ``minibatch_arrays`` with one row per episode, not per step: never cut into chunks.
+PER_EPISODE = ("tokens", "word_pos")
+
+
 class NonFiniteLoss(FloatingPointError):
     """A training step gave a NaN or infinite loss; ``update`` is its minibatch (1-based)."""
 
@@ -91,7 +95,7 @@ def update_chunks(agent, arrays: dict[str, np.ndarray], *, chunk: int) -> dict[s
         sl = slice(k * chunk, (k + 1) * chunk)
         if not mask[:, sl].any():
             break
-        feed = {key: (v if key == "tokens" else v[:, sl]) for key, v in arrays.items()}
+        feed = {key: (v if key in PER_EPISODE else v[:, sl]) for key, v in arrays.items()}
         feed.update(state)
         if k + 1 < n_chunks and mask[:, (k + 1) * chunk :].any():
             # The state entering the next chunk, from this chunk's forward pass.

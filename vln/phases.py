@@ -91,8 +91,8 @@ def heldout_success(run: RunState, agent) -> float | None:
 
 def compile_imitation(run: RunState, agent, learning_rate: float | None = None) -> None:
     config = run.config
-    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=learning_rate or config.lr,
-                               clipnorm=config.clipnorm)
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=config.progress_coef),
+                               learning_rate=learning_rate or config.lr, clipnorm=config.clipnorm)
 
 
 def cloning_rate(config) -> Callable[[float], float] | None:
@@ -120,8 +120,9 @@ def demonstrations(run: RunState, env) -> tuple[list[Sample], list[Sample]]:
     # Nothing to checkpoint when stopped here: a resume collects the same episodes from their seeds.
     stop = partial(run.stop_here, during="demonstration collection",
                    why="the demonstrations are collected again from their seeds on --resume")
-    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED, interrupt=stop))
-    mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix) if mix_demos else []
+    progress = config.progress_coef > 0  # the expert's own episodes: their steps' progress is known
+    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED, interrupt=stop), progress=progress)
+    mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix, progress=progress) if mix_demos else []
     if run.pending("il") and not c["minibatch"]:  # (a resume part way through cloning counted them)
         c["env_frames"] += sum(len(s.traj) for s in dataset)
     return dataset, mix
@@ -199,7 +200,8 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
 
     def compile_rl(warming_up: bool) -> None:
         # Imitation's larger learning rate is safe for the warm-up, and fits the baseline in a few updates.
-        agent.compile_for_training(objective(value_coef=config.value_coef, entropy_coef=0.0 if warming_up else config.entropy_coef),
+        agent.compile_for_training(objective(value_coef=config.value_coef, entropy_coef=0.0 if warming_up else config.entropy_coef,
+                                             progress_coef=config.progress_coef),
                                    learning_rate=config.lr if warming_up else config.rl_lr, clipnorm=config.clipnorm)
 
     if c["update"] < config.rl_updates:

@@ -102,3 +102,49 @@ def test_fit_follows_the_learning_rate_schedule():
     schedule = cloning_rate(preset("tiny", lr=1e-3, il_lr_final=1e-4))
     assert np.isclose(schedule(0.0), 1e-3) and np.isclose(schedule(0.5), 5.5e-4) and np.isclose(schedule(1.0), 1e-4)
     assert cloning_rate(preset("tiny")) is None
+
+
+def test_the_progress_loss_asks_the_attention_to_move_along_the_instruction():
+    from keras import ops
+
+    from vln.batching import word_positions
+    from vln.objectives import loss_terms, time_progress
+
+    assert time_progress(5).tolist() == [0.0, 0.25, 0.5, 0.75, 1.0] and time_progress(1).tolist() == [1.0]
+    tokens = np.array([[5, 6, 7, 0], [5, 6, 7, 8]])
+    pos = word_positions(tokens)
+    np.testing.assert_allclose(pos, [[0, 0.5, 1, 0], [0, 1 / 3, 2 / 3, 1]])
+    b, t, length = 2, 3, 4
+    y = {"actions": np.zeros((b, t)), "weights": np.zeros((b, t)), "mask": np.ones((b, t)), "returns": np.zeros((b, t)),
+         "value_mask": np.zeros((b, t)), "progress": np.tile([[0.0, 0.5, 1.0]], (b, 1)),
+         "progress_mask": np.array([[1, 1, 1], [0, 0, 0]]), "word_pos": pos}
+    on_time = np.zeros((b, t, length))
+    on_time[0, np.arange(3), np.arange(3)] = 1.0  # word k at step k: mean positions 0, 0.5, 1
+    stuck_at_end = np.zeros((b, t, length))
+    stuck_at_end[0, :, 2] = 1.0  # the last word at every step
+    stuck_at_end[1] = on_time[1] = 0.25  # no progress targets for the second episode: not counted
+    pred = {"logits": np.zeros((b, t, 4), np.float32), "value": np.zeros((b, t), np.float32)}
+
+    def loss(attention, coef):
+        return float(ops.convert_to_numpy(loss_terms(y, {**pred, "attention": attention.astype(np.float32)},
+                                                     value_coef=0.0, entropy_coef=0.0, progress_coef=coef)["loss"]))
+
+    base = loss(on_time, 0.0)
+    assert loss(on_time, 2.0) == pytest.approx(base)
+    assert loss(stuck_at_end, 2.0) == pytest.approx(base + 2.0 * (1.0 + 0.25 + 0.0) / 3)
+    assert loss(stuck_at_end, 0.0) == pytest.approx(base)
+
+
+def test_expert_demonstrations_carry_progress_and_train_with_it():
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    rng = np.random.default_rng(3)
+    samples = imitation_samples([_traj(5, rng), _traj(3, rng)], progress=True)
+    assert samples[0].progress.tolist() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert imitation_samples([_traj(3, rng)])[0].progress is None
+    feed = minibatch_arrays(agent, samples, chunk=2, max_words=8)
+    assert feed["progress_mask"].sum() == 8 and feed["word_pos"].shape == (2, 8)
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=1.0), learning_rate=1e-3)
+    with_progress = update_chunks(agent, feed, chunk=2)  # chunks of 2 steps; the word positions stay whole
+    assert np.isfinite(with_progress["loss"])
