@@ -1,7 +1,10 @@
-"""Minibatches from samples: shuffled, bucketed by length, padded to a multiple of the chunk.
+"""Minibatches from samples: shuffled, bucketed by length, padded to a multiple of ``pad_steps``.
 
-Every minibatch has the same shape (batch_size, a multiple of ``chunk``), so the compiled
-training step never retraces; sorting by length within windows keeps the padding small.
+Sorting by length within windows keeps the padding small. How far to pad is the backend's
+matter (``pad_steps``): TensorFlow's traced training step takes any number of steps once it
+has seen two (``reduce_retracing``), so padding to a multiple of ``TF_PAD_STEPS`` only costs
+the frames; XLA on JAX compiles each new shape, so there minibatches pad to a multiple of the
+chunk and the step sees only a few shapes.
 """
 
 from __future__ import annotations
@@ -14,6 +17,16 @@ from agents.vocabulary import PAD_ID
 from vln.objectives import Sample
 
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
+# TensorFlow: minibatches pad to a multiple of this many steps. With padding to a multiple of
+# a 20-step chunk, a third of the main job's cloning compute went on padded frames.
+TF_PAD_STEPS = 5
+
+
+def pad_steps(chunk: int) -> int:
+    """The multiple minibatches pad their steps to on this Keras backend (see the module docstring)."""
+    import keras
+
+    return min(chunk, TF_PAD_STEPS) if keras.backend.backend() == "tensorflow" else chunk
 
 
 def minibatch_order(lengths: np.ndarray, epochs: float, batch_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -33,11 +46,14 @@ def minibatch_order(lengths: np.ndarray, epochs: float, batch_size: int, rng: np
     return order.reshape(updates, b)[rng.permutation(updates)]
 
 
-def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: int) -> dict[str, np.ndarray]:
-    """The minibatch as padded (B, T) arrays, T a multiple of ``chunk``, and (B, max_words) tokens."""
+def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: int,
+                     pad_to: int | None = None) -> dict[str, np.ndarray]:
+    """The minibatch as padded (B, T) arrays, T a multiple of ``pad_to`` (default ``chunk``),
+    and (B, max_words) tokens."""
     b = len(batch)
     lengths = np.array([len(s.traj) for s in batch])
-    t_pad = int(np.ceil(lengths.max() / chunk) * chunk)
+    step = pad_to or chunk
+    t_pad = int(np.ceil(lengths.max() / step) * step)
     h, w, c = batch[0].traj.images.shape[1:]
     images = np.zeros((b, t_pad, h, w, c), np.uint8)
     prev = np.full((b, t_pad), agent.config.num_actions, np.int32)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vln.batching import minibatch_arrays, minibatch_order
+from vln.batching import minibatch_arrays, minibatch_order, pad_steps
 from vln.objectives import Sample
 
 
@@ -56,8 +56,10 @@ def fit(
     totals: dict[str, float] = {}
     done = 0
 
+    pad_to = pad_steps(chunk)
+
     def arrays(u: int) -> dict[str, np.ndarray]:
-        return minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words)
+        return minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
 
     # The next minibatch's padded arrays are assembled in a thread (NumPy copies release the
     # GIL) while the current one trains: on a GPU the assembly would otherwise idle it.
@@ -85,12 +87,13 @@ def fit(
 
 
 def update_chunks(agent, arrays: dict[str, np.ndarray], *, chunk: int) -> dict[str, float]:
-    """Train on ``minibatch_arrays`` output chunk by chunk, the recurrent state carried across."""
+    """Train on ``minibatch_arrays`` output chunk by chunk, the recurrent state carried across
+    (the last chunk is shorter where the steps are not a multiple of ``chunk``)."""
     mask = arrays["mask"]
     b, t_pad = mask.shape
     state = agent.initial_state(b)
     totals: dict[str, float] = {}
-    n_chunks = t_pad // chunk
+    n_chunks = -(-t_pad // chunk)
     for k in range(n_chunks):
         sl = slice(k * chunk, (k + 1) * chunk)
         if not mask[:, sl].any():

@@ -148,3 +148,27 @@ def test_expert_demonstrations_carry_progress_and_train_with_it():
     agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=1.0), learning_rate=1e-3)
     with_progress = update_chunks(agent, feed, chunk=2)  # chunks of 2 steps; the word positions stay whole
     assert np.isfinite(with_progress["loss"])
+
+
+def test_padding_to_fewer_steps_trains_the_same():
+    """Minibatches padded to a multiple of 1 step or of the chunk give the same losses: the last
+    chunk is just shorter (what TensorFlow runs, ``vln.batching.pad_steps``)."""
+    from vln.batching import TF_PAD_STEPS, pad_steps
+
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    rng = np.random.default_rng(4)
+    samples = imitation_samples([_traj(7, rng), _traj(2, rng)])
+    start = agent.get_weights()
+    losses = {}
+    for pad_to in (4, 1):
+        agent.set_weights(start)
+        agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-2)
+        feed = minibatch_arrays(agent, samples, chunk=4, max_words=8, pad_to=pad_to)
+        assert feed["mask"].shape == (2, 8 if pad_to == 4 else 7)
+        losses[pad_to] = update_chunks(agent, feed, chunk=4)["loss"]
+    assert losses[1] == pytest.approx(losses[4], rel=1e-5)
+    import keras
+
+    assert pad_steps(20) == (TF_PAD_STEPS if keras.backend.backend() == "tensorflow" else 20) and pad_steps(3) == 3
