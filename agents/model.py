@@ -422,24 +422,23 @@ class VLNAgent(keras.Model):
         if self.optimizer is None:
             raise RuntimeError("call compile_for_training() before train_batch()")
         x = self._sequence_inputs(batch)
-        shape = x["prev_actions"].shape
-        zeros = np.zeros(shape, np.float32)
+        steps, words = x["prev_actions"].shape, x["tokens"].shape
+
+        def optional(key: str, shape: tuple[int, ...]) -> np.ndarray:
+            """``batch[key]`` as float32, or zeros (no such target) where it is missing or None."""
+            value = batch.get(key)
+            return np.zeros(shape, np.float32) if value is None else np.asarray(value, np.float32)
+
         y = {
             "actions": np.asarray(batch["actions"], np.int32),
             "weights": np.asarray(batch["weights"], np.float32),
             "mask": np.asarray(batch["mask"], np.float32),
-            "returns": np.asarray(batch["returns"], np.float32) if batch.get("returns") is not None else zeros,
-            "value_mask": np.asarray(batch["value_mask"], np.float32)
-            if batch.get("value_mask") is not None
-            else zeros,
-            # The progress loss's targets (see vln.objectives.loss_terms); zeros: none.
-            "progress": np.asarray(batch["progress"], np.float32) if batch.get("progress") is not None else zeros,
-            "progress_mask": np.asarray(batch["progress_mask"], np.float32)
-            if batch.get("progress_mask") is not None
-            else zeros,
-            "word_pos": np.asarray(batch["word_pos"], np.float32)
-            if batch.get("word_pos") is not None
-            else np.zeros(x["tokens"].shape, np.float32),
+            "returns": optional("returns", steps),
+            "value_mask": optional("value_mask", steps),
+            # The progress loss's targets (see vln.objectives.loss_terms).
+            "progress": optional("progress", steps),
+            "progress_mask": optional("progress_mask", steps),
+            "word_pos": optional("word_pos", words),
         }
         logs = self.train_on_batch(x, y, return_dict=True)
         return {k: float(logs[k]) for k in ("loss", "policy_loss", "value_loss", "entropy")}

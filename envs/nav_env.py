@@ -226,11 +226,13 @@ class EpisodeBatch:
     def expert_action(self, idx: np.ndarray) -> np.ndarray:
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
             idx = slice(None)  # every env: views of the fields, no copies
-        shortest = expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
         if self.expert == "shortest":
-            return shortest
-        return in_view_actions(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx], self.col[idx],
-                               self.heading[idx], shortest)
+            return expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
+        action, stuck = in_view_actions(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
+                                        self.col[idx], self.heading[idx])
+        if stuck.any():  # (never on a reachable cell) the shortest-path expert's action there
+            action[stuck] = expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])[stuck]
+        return action
 
     def render(self, idx: np.ndarray) -> np.ndarray:
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):

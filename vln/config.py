@@ -146,14 +146,14 @@ class TrainConfig:
             if choices and value not in choices:
                 raise ValueError(f"--{f.name.replace('_', '-')} must be one of {', '.join(map(str, choices))}; got {value!r}")
         require_positive(num_envs=self.num_envs, env_workers=self.env_workers, hidden=self.hidden,
-                         text_hidden=self.text_hidden, pool_heads=self.pool_heads, il_epochs=self.il_epochs, dagger_epochs=self.dagger_epochs,
-                         rl_group=self.rl_group, rl_lr=self.rl_lr, lr=self.lr, clipnorm=self.clipnorm,
-                         batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
+                         text_hidden=self.text_hidden, pool_heads=self.pool_heads, il_epochs=self.il_epochs,
+                         dagger_epochs=self.dagger_epochs, rl_group=self.rl_group, rl_lr=self.rl_lr, lr=self.lr,
+                         clipnorm=self.clipnorm, batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
-                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, progress_coef=self.progress_coef,
-                             pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
+                             progress_coef=self.progress_coef, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount

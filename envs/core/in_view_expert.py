@@ -62,9 +62,9 @@ def waypoints(dist: np.ndarray, door: np.ndarray, goals: np.ndarray, compiled: b
     d = dist.astype(np.int64)
     out = np.zeros((b, h, w, 2), np.int64)
     out[...] = np.asarray(goals, np.int64)[:, None, None, :]
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     is_door = door & (d > 0) & (d < UNREACHABLE)
-    out[is_door] = np.stack([np.broadcast_to(rows, d.shape)[is_door], np.broadcast_to(cols, d.shape)[is_door]], -1)
+    env, r, c = np.nonzero(is_door)
+    out[env, r, c] = np.stack([r, c], axis=-1)
     finite = d[d < UNREACHABLE]
     for level in range(1, int(finite.max(initial=0)) + 1):
         todo = (d == level) & ~is_door
@@ -81,14 +81,15 @@ def waypoints(dist: np.ndarray, door: np.ndarray, goals: np.ndarray, compiled: b
 
 
 def in_view_actions(dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
-                    rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray, fallback: np.ndarray) -> np.ndarray:
-    """The in-view expert's action for each env of a batch.
+                    rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The in-view expert's action for each env of a batch, and where it has none.
 
-    ``dist`` (B, H, W) cells to the stop cells, ``waypoint`` (B, H, W, 2), ``goals`` (B, 2);
-    ``fallback``: the shortest-path expert's actions, taken where no neighbour is closer
-    (never, on a reachable cell). Among the moves one cell closer to the goal it takes
-    the one that points most at the waypoint (the current heading wins ties); at a stop
-    cell it turns to face the goal and stops. A half turn goes toward the target's side.
+    ``dist`` (B, H, W) cells to the stop cells, ``waypoint`` (B, H, W, 2), ``goals`` (B, 2).
+    Among the moves one cell closer to the goal it takes the one that points most at the
+    waypoint (the current heading wins ties); at a stop cell it turns to face the goal and
+    stops. A half turn goes toward the target's side. The second array marks the envs where
+    no neighbour is closer (never, on a reachable cell): the caller takes the shortest-path
+    expert's action there.
     """
     b = np.arange(len(rows))
     h, w = dist.shape[1:]
@@ -111,5 +112,4 @@ def in_view_actions(dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
     action = np.where(turn == 1, RIGHT, LEFT)
     action = np.where((turn == 2) & ~left_side, RIGHT, action)
     action = np.where(turn == 0, np.where(at_stop, STOP, FORWARD), action)
-    stuck = ~at_stop & ~closer.any(axis=1)
-    return np.where(stuck, fallback, action).astype(np.int64)
+    return action.astype(np.int64), ~at_stop & ~closer.any(axis=1)

@@ -91,8 +91,11 @@ def test_waypoints_on_a_hand_made_grid():
         assert wp[0, 2, 4].tolist() == [2, 4]  # a door is its own waypoint
         assert wp[0, 1, 5].tolist() == [2, 7] and wp[0, 3, 6].tolist() == [2, 7]
     # From (1, 1) facing east: the door is 1 row down, 3 columns on: forward.
-    fallback = np.full(1, -1)
-    act = lambda r, c, h: int(in_view_actions(dist, wp, goal, np.array([r]), np.array([c]), np.array([h]), fallback)[0])
+    def act(r, c, h):
+        action, stuck = in_view_actions(dist, wp, goal, np.array([r]), np.array([c]), np.array([h]))
+        assert not stuck[0]
+        return int(action[0])
+
     assert act(1, 1, 0) == FORWARD
     assert act(1, 1, 3) == RIGHT  # facing north: turn to the east
     assert act(1, 1, 2) == LEFT  # facing west: a half turn, toward the door's side (south, on the left)
