@@ -59,6 +59,11 @@ class AgentConfig:
     landmarks, the goal); with two heads the summary held the first door and the turn,
     and the goal's words got almost no weight."""
 
+    target_classes: int = 0
+    """Classes of the target head (0: none): an auxiliary linear head on the policy's state and
+    attended words, trained to say where the route's next door or goal is in the view (the
+    built-in envs' ``info["target_view"]``: out of view, left, ahead, right)."""
+
     attention_dim: int = 64
     """Size of the additive attention over words."""
 
@@ -75,6 +80,8 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.image_shape) != 3 or self.image_shape[2] != 3:
             raise ValueError(f"AgentConfig.image_shape must be (H, W, 3), got {self.image_shape}")
+        if self.target_classes < 0 or self.target_classes == 1:
+            raise ValueError(f"AgentConfig.target_classes must be 0 (no head) or at least 2, got {self.target_classes}")
         if self.pool_heads < 1:
             raise ValueError(f"AgentConfig.pool_heads must be at least 1, got {self.pool_heads}")
         if len(self.conv_filters) != 3:

@@ -48,7 +48,8 @@ class VLNAgent(keras.Model):
       inputs: ``tokens`` (B, L) int32, ``images`` (B, T, H, W, 3) uint8,
       ``prev_actions`` (B, T) int32 (``num_actions`` = no previous action),
       ``state_h``/``state_c`` (B, hidden) float32. Outputs: ``logits`` (B, T, A),
-      ``value`` (B, T), ``attention`` (B, T, L), final ``state_h``/``state_c``.
+      ``value`` (B, T), ``attention`` (B, T, L), final ``state_h``/``state_c``; with
+      ``config.target_classes``, ``target_logits`` (B, T, K) of the auxiliary target head.
     * ``encode_instruction(tokens)`` then ``step(enc, images, prev_actions, state)``:
       one compiled step for a batch of rollouts.
     """
@@ -119,6 +120,9 @@ class VLNAgent(keras.Model):
         # Zero-initialised: imitation never trains the value head, and a random one is a
         # baseline uncorrelated with the returns that only adds variance to REINFORCE.
         self.value_head = layers.Dense(1, kernel_initializer="zeros", name="value_head")
+        if cfg.target_classes:
+            # Auxiliary: where the route's next door or goal is in the view (training only).
+            self.target_head = layers.Dense(cfg.target_classes, name="target_head")
 
         # The training objective (set by compile_for_training) and its terms' trackers.
         self.objective: Objective | None = None
@@ -269,13 +273,16 @@ class VLNAgent(keras.Model):
         hs = ops.transpose(hs, (1, 0, 2))
         contexts = ops.transpose(contexts, (1, 0, 2))
         logits, value = self._heads(hs, contexts)
-        return {
+        out = {
             "logits": logits,
             "value": value,
             "state_h": h_last,
             "state_c": c_last,
             "attention": ops.transpose(att, (1, 0, 2)),
         }
+        if self.config.target_classes:
+            out["target_logits"] = ops.cast(self.target_head(ops.concatenate([hs, contexts], axis=-1)), "float32")
+        return out
 
     def sequence_forward(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
         """Compiled whole-sequence forward pass; returns numpy outputs incl. final states.
@@ -424,10 +431,10 @@ class VLNAgent(keras.Model):
         x = self._sequence_inputs(batch)
         steps, words = x["prev_actions"].shape, x["tokens"].shape
 
-        def optional(key: str, shape: tuple[int, ...]) -> np.ndarray:
-            """``batch[key]`` as float32, or zeros (no such target) where it is missing or None."""
+        def optional(key: str, shape: tuple[int, ...], dtype: str = "float32") -> np.ndarray:
+            """``batch[key]`` as ``dtype``, or zeros (no such target) where it is missing or None."""
             value = batch.get(key)
-            return np.zeros(shape, np.float32) if value is None else np.asarray(value, np.float32)
+            return np.zeros(shape, dtype) if value is None else np.asarray(value, dtype)
 
         y = {
             "actions": np.asarray(batch["actions"], np.int32),
@@ -439,6 +446,9 @@ class VLNAgent(keras.Model):
             "progress": optional("progress", steps),
             "progress_mask": optional("progress_mask", steps),
             "word_pos": optional("word_pos", words),
+            # The target-view loss's targets.
+            "target_view": optional("target_view", steps, "int32"),
+            "target_mask": optional("target_mask", steps),
         }
         logs = self.train_on_batch(x, y, return_dict=True)
         return {k: float(logs[k]) for k in ("loss", "policy_loss", "value_loss", "entropy")}

@@ -20,7 +20,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.core.constants import ACTION_NAMES, DIR_VEC, DOOR, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE, cell_distances, expert_actions, expert_paths
-from envs.core.in_view_expert import check_expert, in_view_actions, stop_cells, waypoints
+from envs.core.in_view_expert import check_expert, in_view_actions, stop_cells, target_view, waypoints
 from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -234,6 +234,23 @@ class EpisodeBatch:
             action[stuck] = expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])[stuck]
         return action
 
+    def target_view(self, idx: np.ndarray) -> np.ndarray:
+        """(len(idx),) where the in-view expert's target is in each view (``envs.core.in_view_expert.target_view``)."""
+        if self.expert != "in_view":
+            raise ValueError('target_view needs expert="in_view"')
+        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
+            idx = slice(None)  # every env: views of the fields, no copies
+        return target_view(self.grid[idx], self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
+                           self.col[idx], self.heading[idx], self.renderer.fov_deg)
+
+    def step_info(self, idx: np.ndarray) -> dict[str, Any]:
+        """The per-step info of the envs ``idx``: the expert's action, and with the in-view
+        expert where its target is in the view (``target_view``)."""
+        info: dict[str, Any] = {"expert_action": self.expert_action(idx)}
+        if self.expert == "in_view":
+            info["target_view"] = self.target_view(idx)
+        return info
+
     def render(self, idx: np.ndarray) -> np.ndarray:
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
             idx = slice(None)  # every env: views of the fields, no copies
@@ -313,7 +330,10 @@ _DOC_COMMON = """
 
     ## Episode End
     Terminated on STOP (successful or not); truncated after ``max_steps`` steps.
-    ``info["expert_action"]`` is given on reset and every step; at the end, ``info`` holds
+    ``info["expert_action"]`` is given on reset and every step, and with ``expert="in_view"``
+    ``info["target_view"]``: where the expert's next door or the goal is in the view, an index
+    into ``envs.core.in_view_expert.TARGET_VIEWS`` (out of view, left, ahead, right; an
+    auxiliary training target). At the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
     ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW),
     and for failure analysis ``stopped``, ``near_distractor``, ``goal_room``, ``final_room``,
@@ -363,7 +383,7 @@ class VLNEnv(gym.Env):
         episode_seed = seed if seed is not None else int(self.np_random.integers(2**31 - 1))
         self.batch.load([0], self.task.generate_batch([episode_seed], self.split))
         self._done = False
-        return self._obs(), {"expert_action": int(self.batch.expert_action(np.array([0]))[0]), "seed": int(episode_seed)}
+        return self._obs(), {**self._step_info(), "seed": int(episode_seed)}
 
     def step(self, action):
         if self._done:
@@ -371,12 +391,15 @@ class VLNEnv(gym.Env):
         a = np.array([check_action(action)])
         idx = np.array([0])
         reward, terminated, truncated = self.batch.step(a, idx)
-        info: dict[str, Any] = {"expert_action": int(self.batch.expert_action(idx)[0])}
+        info = self._step_info()
         if terminated[0] or truncated[0]:
             success = bool(terminated[0] and self.batch.geo[0, self.batch.row[0], self.batch.col[0]] == 0)
             info.update(self.batch.end_info(0, success, bool(terminated[0])))
             self._done = True
         return self._obs(), float(reward[0]), bool(terminated[0]), bool(truncated[0]), info
+
+    def _step_info(self) -> dict[str, Any]:
+        return {key: int(value[0]) for key, value in self.batch.step_info(np.array([0])).items()}
 
     def _obs(self) -> dict[str, Any]:
         self._last_image = self.batch.render(np.array([0]))[0]
@@ -445,8 +468,7 @@ class VLNVectorEnv(VectorEnv):
         seed_arr = np.zeros(self.num_envs, np.int64)
         seed_arr[idx] = episode_seeds
         # The expert's action is valid for every env, reset or not.
-        info = {"expert_action": self.batch.expert_action(self._all), "_expert_action": np.ones(self.num_envs, bool),
-                "seed": seed_arr, "_seed": reset}
+        info = {**self._step_info(), "seed": seed_arr, "_seed": reset}
         return self._obs(), info
 
     def step(self, actions):
@@ -463,12 +485,19 @@ class VLNVectorEnv(VectorEnv):
         if live.size:
             rewards[live], terminated[live], truncated[live] = self.batch.step(actions[live], live)
         self._images = self.batch.render(self._all)
-        info: dict[str, Any] = {"expert_action": self.batch.expert_action(self._all), "_expert_action": np.ones(n, bool)}
+        info = self._step_info()
         ended = terminated | truncated
         if ended.any():
             info.update(self._end_infos(np.flatnonzero(ended), terminated))
         self._needs_reset = ended
         return self._obs(), rewards, terminated, truncated, info
+
+    def _step_info(self) -> dict[str, Any]:
+        """The per-step labels of every env (``EpisodeBatch.step_info``), each valid for all envs."""
+        out: dict[str, Any] = {}
+        for key, value in self.batch.step_info(self._all).items():
+            out[key], out["_" + key] = value, np.ones(self.num_envs, bool)
+        return out
 
     def _end_infos(self, ended: np.ndarray, terminated: np.ndarray) -> dict[str, Any]:
         b = self.batch

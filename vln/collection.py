@@ -32,6 +32,7 @@ class Trajectory:
     values: np.ndarray  # (T,) float: the agent's value estimates (0 without an agent)
     info: dict[str, Any]  # the env's end-of-episode info
     attention: np.ndarray | None = None  # (T, L) attention over the mission's words
+    target_view: np.ndarray | None = None  # (T,) int: info["target_view"] at each observation (-1: none)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -60,11 +61,13 @@ class _StepLog:
 
     def __init__(self) -> None:
         self.images, self.actions, self.experts, self.rewards, self.values, self.attention = [], [], [], [], [], []
+        self.target_views = []
 
-    def act(self, images: np.ndarray, actions: np.ndarray, expert: np.ndarray, extras: dict[str, np.ndarray]) -> None:
+    def act(self, images: np.ndarray, actions: np.ndarray, labels: dict[str, np.ndarray], extras: dict[str, np.ndarray]) -> None:
         self.images.append(images)
         self.actions.append(actions)
-        self.experts.append(expert)
+        self.experts.append(labels["expert"])
+        self.target_views.append(labels["target_view"])
         self.values.append(extras.get("values", np.zeros(len(actions))))
         if "attention" in extras:
             self.attention.append(extras["attention"])
@@ -75,16 +78,19 @@ class _StepLog:
     def trajectories(self, episodes: Sequence[tuple[str, int, int, int, int, dict[str, Any]]]) -> list[Trajectory]:
         """One Trajectory per ``(mission, seed, env, first step, end step exclusive, end info)``."""
         stacked = {"actions": np.stack(self.actions), "expert": np.stack(self.experts),
-                   "rewards": np.stack(self.rewards), "values": np.stack(self.values)}
+                   "rewards": np.stack(self.rewards), "values": np.stack(self.values),
+                   "target_view": np.stack(self.target_views)}
         att = np.stack(self.attention) if self.attention else None
         out = []
         for mission, seed, i, start, stop, info in episodes:
             steps = slice(start, stop)
+            target = stacked["target_view"][steps, i].astype(np.int64)
             out.append(Trajectory(
                 mission=mission, seed=seed, images=gather_frames(self.images, range(start, stop), i),
                 actions=stacked["actions"][steps, i].astype(np.int64), expert=stacked["expert"][steps, i].astype(np.int64),
                 rewards=stacked["rewards"][steps, i], values=stacked["values"][steps, i].astype(np.float64), info=info,
                 attention=None if att is None else att[steps, i].copy(),
+                target_view=target if len(target) and target.min() >= 0 else None,
             ))
         return out
 
@@ -114,10 +120,10 @@ def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None,
     length = np.zeros(n, np.int64)
     ends: dict[int, dict[str, Any]] = {}
     log = _StepLog()
-    expert = _expert(info, n)
+    labels = step_labels(info, n)
     for _ in range(max_steps):
-        act, extras = policy.act(obs["image"], expert)
-        log.act(obs["image"], act, expert, extras)
+        act, extras = policy.act(obs["image"], labels["expert"])
+        log.act(obs["image"], act, labels, extras)
         obs, reward, terminated, truncated, info = env.step(act)
         log.reward(reward)
         length += active
@@ -127,7 +133,7 @@ def run_wave(env, policy: Policy, seeds: Sequence[int], keep: int | None = None,
         active &= ~ended
         if not active.any():
             break
-        expert = _expert(info, n)
+        labels = step_labels(info, n)
     else:
         raise RuntimeError(f"episodes did not end within {max_steps} steps")
     return log.trajectories([(missions[i], int(seeds[i]), i, 0, int(length[i]), ends[i]) for i in range(keep)])
@@ -142,10 +148,13 @@ def gather_frames(frames: list[np.ndarray], steps: range, i: int) -> np.ndarray:
     return out
 
 
-def _expert(info: dict[str, Any], n: int) -> np.ndarray:
-    if "expert_action" not in info:
-        return np.full(n, -1, np.int64)
-    return np.asarray(info["expert_action"], np.int64).reshape(n)
+def step_labels(info: dict[str, Any], n: int) -> dict[str, np.ndarray]:
+    """The per-step labels of a step's info, (n,) int64 each, -1 where the env gives none:
+    ``expert`` (``info["expert_action"]``) and ``target_view`` (``info["target_view"]``)."""
+    out = {}
+    for name, key in (("expert", "expert_action"), ("target_view", "target_view")):
+        out[name] = np.asarray(info[key], np.int64).reshape(n) if key in info else np.full(n, -1, np.int64)
+    return out
 
 
 def supports_partial_reset(env) -> bool:
@@ -214,16 +223,16 @@ def run_stream(env, policy: Policy, n_episodes: int, seed: int,
     waiting = np.zeros(0, np.int64)  # ended envs to be given the next episodes
     batch_resets = max(1, n // 16)
     log = _StepLog()
-    expert = _expert(info, n)
+    labels = step_labels(info, n)
     t = 0
     while (episode >= 0).any() or waiting.size:
         if interrupt is not None:
             interrupt()
-        act, extras = policy.act(obs["image"], expert)
-        log.act(obs["image"], act, expert, extras)
+        act, extras = policy.act(obs["image"], labels["expert"])
+        log.act(obs["image"], act, labels, extras)
         obs, reward, terminated, truncated, info = env.step(act)
         log.reward(reward)
-        expert = _expert(info, n)
+        labels = step_labels(info, n)
         ended = np.flatnonzero((np.asarray(terminated) | np.asarray(truncated)) & (episode >= 0))
         for i in ended.tolist():
             k = int(episode[i])
@@ -246,8 +255,8 @@ def run_stream(env, policy: Policy, n_episodes: int, seed: int,
             mask = np.zeros(n, bool)
             mask[fresh] = True
             obs, reset_info = env.reset(seed=seeds, options={"reset_mask": mask})
-            expert = expert.copy()
-            expert[fresh] = _expert(reset_info, n)[fresh]
+            fresh_labels = step_labels(reset_info, n)
+            labels = {key: np.where(mask, fresh_labels[key], value) for key, value in labels.items()}
             new_missions = [str(obs["mission"][i]) for i in fresh.tolist()]
             for k, m in zip(ks.tolist(), new_missions):
                 episode_missions[k] = m

@@ -51,6 +51,11 @@ class TrainConfig:
     """Weight of the progress loss on the expert's demonstrations: the policy's attention over
     the words should move from the instruction's first word to its last as the route goes
     (its mean word position against the step's progress); 0: off."""
+    target_coef: float = 0.0
+    """Weight of the target-view loss on the imitation samples (demonstrations, DAgger, REINFORCE's
+    imitation mix): an auxiliary head says where the route's next door or goal is in the view
+    (out of view, left, ahead, right), from the env's ``info["target_view"]`` (the built-in envs
+    with ``"expert": "in_view"``); 0: off."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000
@@ -153,7 +158,7 @@ class TrainConfig:
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
-                             progress_coef=self.progress_coef, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             progress_coef=self.progress_coef, target_coef=self.target_coef, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount

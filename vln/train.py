@@ -51,6 +51,9 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     env = make_vector_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation,
                           workers=config.env_workers)
     try:
+        if config.target_coef > 0 and "target_view" not in env.reset(seed=config.seed)[1]:
+            raise ValueError('--target-coef needs the env\'s info["target_view"]; the built-in envs give it with '
+                             '"expert": "in_view" in --env-kwargs')
         # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
         with compute_precision(config.mixed_precision), stop_on_signals(), data_parallel(config):
             return _train(config, env, state, progress)
@@ -191,13 +194,15 @@ def compute_precision(mixed: bool):
 def build_agent(config: TrainConfig, env, missions: list[str]):
     """A new agent sized by ``config``, its vocabulary built from ``missions``."""
     from agents import AgentConfig, VLNAgent, Vocabulary
+    from envs.core.in_view_expert import TARGET_VIEWS
 
     vocab = Vocabulary.build(missions)
     image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
     agent_config = AgentConfig(vocab_size=len(vocab), num_actions=int(env.single_action_space.n), image_shape=image_shape,
                                hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
                                text_hidden=config.text_hidden, visual_stem=config.visual_stem,
-                               step_film=config.step_film, pool_heads=config.pool_heads)
+                               step_film=config.step_film, pool_heads=config.pool_heads,
+                               target_classes=len(TARGET_VIEWS) if config.target_coef > 0 else 0)
     return VLNAgent(agent_config, vocab)
 
 
@@ -216,4 +221,6 @@ def load_init_agent(config: TrainConfig, env):
     if agent.config.num_actions != actions or tuple(agent.config.image_shape) != image_shape:
         raise ValueError(f"--init {config.init_agent}: the agent has {agent.config.num_actions} actions and frames "
                          f"{tuple(agent.config.image_shape)}, the env {actions} and {image_shape}")
+    if config.target_coef > 0 and not agent.config.target_classes:
+        raise ValueError(f"--init {config.init_agent}: the agent has no target head, so --target-coef must be 0")
     return agent, max_words

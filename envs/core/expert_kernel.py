@@ -130,3 +130,32 @@ def waypoint_walk(dist, door, goals, unreachable, out):
                 if 0 <= nr < h and 0 <= nc < w and dist[b, nr, nc] == d - 1:
                     out[b, r, c, 0], out[b, r, c, 1] = out[b, nr, nc, 0], out[b, nr, nc, 1]
                     break
+
+
+@kernel
+def target_views(grid, stop_dist, waypoint, goals, rows, cols, dirs, tan_half, tan_sector, samples, wall, out):
+    """``envs.core.in_view_expert.target_view``, env by env: the same float operations, and the
+    line of sight given up at its first wall."""
+    for b in range(len(rows)):
+        r, c, h = rows[b], cols[b], dirs[b]
+        if stop_dist[b, r, c] == 0:
+            tr, tc = goals[b, 0], goals[b, 1]
+        else:
+            tr, tc = waypoint[b, r, c, 0], waypoint[b, r, c, 1]
+        vr, vc = tr - r, tc - c
+        h2 = (h + 1) % 4
+        ahead = float(vr * _D_ROW[h] + vc * _D_COL[h])
+        right = float(vr * _D_ROW[h2] + vc * _D_COL[h2])
+        out[b] = 0
+        if not (ahead > 0 and abs(right) <= ahead * tan_half):
+            continue
+        visible = True
+        for k in range(1, samples + 1):
+            t = k / (samples + 1)
+            pr = int(np.floor(r + 0.5 + t * vr))
+            pc = int(np.floor(c + 0.5 + t * vc))
+            if grid[b, pr, pc] == wall and abs(pr - tr) + abs(pc - tc) != 1:
+                visible = False
+                break
+        if visible:
+            out[b] = 1 if right < -ahead * tan_sector else (3 if right > ahead * tan_sector else 2)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from envs.core import jit
-from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP
+from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE
 
 EXPERTS = ("shortest", "in_view")
@@ -113,3 +113,55 @@ def in_view_actions(dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
     action = np.where((turn == 2) & ~left_side, RIGHT, action)
     action = np.where(turn == 0, np.where(at_stop, STOP, FORWARD), action)
     return action.astype(np.int64), ~at_stop & ~closer.any(axis=1)
+
+
+#: ``info["target_view"]`` (``expert="in_view"``): where the expert's current target (its next
+#: door, or the goal) is in the agent's view.
+TARGET_VIEWS = ("out of view", "left", "ahead", "right")
+_SIGHT_SAMPLES = 32  # points along the line of sight, enough for a 19x25 grid
+
+
+def target_view(grid: np.ndarray, stop_dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
+                rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray, fov_deg: float,
+                compiled: bool | None = None) -> np.ndarray:
+    """(B,) int64 index into ``TARGET_VIEWS``: where the in-view expert's target is in each view.
+
+    The target is the goal at a stop cell and the cell's waypoint elsewhere, as in
+    ``in_view_actions``. It is in view when its cell centre lies ahead within half the
+    horizontal field of view ``fov_deg`` (the edge included) and no wall cell lies on the
+    line between the two cell centres (but the target's 4-neighbours, the wall beside a
+    door; objects do not count: a sprite hides little of a cell); then the view is cut into
+    three equal sectors, left, ahead and right. The agent's own cell (standing in the door
+    it heads for) is out of view. An auxiliary target for the agent: it says which of the
+    doors and objects in view is the one the route goes to next.
+
+    ``compiled``: the numba kernel (default: whenever numba is, ``envs.core.jit``), the same labels.
+    """
+    # Angles as tangents: the same float operations on both paths (no trigonometry per step).
+    tan_half = float(np.tan(np.radians(fov_deg / 2.0))) + 1e-9
+    tan_sector = float(np.tan(np.radians(fov_deg / 6.0)))
+    if jit.ENABLED if compiled is None else compiled:
+        from envs.core.expert_kernel import target_views
+
+        out = np.empty(len(rows), np.int64)
+        target_views(grid, stop_dist, waypoint, np.asarray(goals, np.int64), np.asarray(rows, np.int64),
+                     np.asarray(cols, np.int64), np.asarray(dirs, np.int64), tan_half, tan_sector, _SIGHT_SAMPLES,
+                     WALL, out)
+        return out
+    b = np.arange(len(rows))
+    here = np.stack([rows, cols], axis=1)
+    at_stop = stop_dist[b, rows, cols] == 0
+    target = np.where(at_stop[:, None], goals, waypoint[b, rows, cols])
+    v = target - here
+    ahead = np.sum(v * DIR_VEC[dirs], axis=1).astype(np.float64)
+    right = np.sum(v * DIR_VEC[(dirs + 1) % 4], axis=1).astype(np.float64)  # positive to the right
+    in_fov = (ahead > 0) & (np.abs(right) <= ahead * tan_half)
+    # Line of sight: sample the segment between the cell centres, ends excluded.
+    t = (np.arange(1, _SIGHT_SAMPLES + 1) / (_SIGHT_SAMPLES + 1))[None, :, None]
+    points = np.floor(here[:, None, :] + 0.5 + t * v[:, None, :]).astype(np.int64)  # (B, S, 2)
+    wall = grid[b[:, None], points[..., 0], points[..., 1]] == WALL
+    # A door seen at a slant is seen past the wall cells beside it: those do not block it.
+    beside = np.abs(points - target[:, None, :]).sum(axis=-1) == 1
+    visible = in_fov & ~(wall & ~beside).any(axis=1)
+    sector = np.where(right < -ahead * tan_sector, 1, np.where(right > ahead * tan_sector, 3, 2))
+    return np.where(visible, sector, 0).astype(np.int64)

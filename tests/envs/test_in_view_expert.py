@@ -8,7 +8,7 @@ import envs
 from envs.core import jit
 from envs.core.constants import DIR_VEC, DOOR, FORWARD, LEFT, RIGHT, STOP
 from envs.core.expert import UNREACHABLE, cell_distances
-from envs.core.in_view_expert import in_view_actions, stop_cells, waypoints
+from envs.core.in_view_expert import TARGET_VIEWS, in_view_actions, stop_cells, target_view, waypoints
 
 
 def run(env, seed, strays=0, rng=None):
@@ -24,6 +24,9 @@ def run(env, seed, strays=0, rng=None):
         if term or trunc:
             yield None, info
             return
+
+
+COMPILED = [False, True] if jit.AVAILABLE else [False]
 
 
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
@@ -113,6 +116,89 @@ def test_compiled_waypoints_match_the_numpy_levels():
     dist = cell_distances(blocked, stop_cells(blocked, goals))
     assert (dist < UNREACHABLE).sum() > 1000
     np.testing.assert_array_equal(waypoints(dist, door, goals, compiled=True), waypoints(dist, door, goals, compiled=False))
+
+
+def test_target_view_on_a_hand_made_grid():
+    """Where the target is in the view: ahead, to a side, behind, beyond the field of view, or behind a wall."""
+    # Two rooms joined by a door at (3, 4); the goal object at (3, 7).
+    grid = np.ones((1, 7, 9), np.uint8)
+    grid[0, 1:6, 1:4] = 0
+    grid[0, 1:6, 5:8] = 0
+    grid[0, 3, 4] = DOOR
+    blocked = grid == 1
+    goal = np.array([[3, 7]])
+    blocked[0, 3, 7] = True
+    dist = cell_distances(blocked, stop_cells(blocked, goal))
+    wp = waypoints(dist, grid == DOOR, goal)
+
+    def view(r, c, h, fov=90.0):
+        views = {TARGET_VIEWS[int(target_view(grid, dist, wp, goal, np.array([r]), np.array([c]), np.array([h]), fov,
+                                              compiled=compiled)[0])] for compiled in COMPILED}
+        assert len(views) == 1
+        return views.pop()
+
+    assert view(3, 1, 0) == "ahead"  # the door straight ahead, three cells on
+    assert view(1, 2, 0) == "right"  # facing east, the door 2 rows south (right), 2 columns on: 45 degrees
+    assert view(5, 2, 0) == "left"
+    assert view(1, 2, 0, fov=60.0) == "out of view"  # 45 degrees is beyond half of a 60-degree view
+    assert view(3, 1, 2) == "out of view"  # facing away
+    assert view(3, 3, 1) == "out of view"  # beside it (90 degrees)
+    assert view(1, 3, 1) == "left"  # facing south along the wall: seen at a slant, past the wall beside it
+    assert view(3, 6, 0) == "ahead"  # at a stop cell the target is the goal, next to it
+    assert view(3, 4, 0) == "out of view"  # standing in the door it heads for
+    # A wall between column 5 and the goal, open at its south end: from (1, 5) the target is the
+    # goal (no door on the way), in a 150-degree view, but behind the wall.
+    grid2, blocked2 = grid.copy(), blocked.copy()
+    grid2[0, 1:5, 6] = 1
+    blocked2 = (grid2 == 1) | blocked2
+    dist2 = cell_distances(blocked2, stop_cells(blocked2, goal))
+    wp2 = waypoints(dist2, grid2 == DOOR, goal)
+    assert dist2[0, 1, 5] < UNREACHABLE and wp2[0, 1, 5].tolist() == [3, 7]
+    rows, cols, heads = np.array([1]), np.array([5]), np.array([1])
+    v = target_view(grid2, dist2, wp2, goal, rows, cols, heads, 150.0)  # facing south: 2 rows down, 2 across
+    assert TARGET_VIEWS[int(v[0])] == "out of view"
+    assert TARGET_VIEWS[int(target_view(grid, dist, wp, goal, rows, cols, heads, 150.0)[0])] == "left"  # no wall
+
+
+@pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
+def test_compiled_target_views_match_numpy():
+    env = gymnasium.make_vec("vln/FollowRoute-v0", num_envs=16, vectorization_mode="vector_entry_point", view_size=16,
+                             expert="in_view")
+    b = env.unwrapped.batch if hasattr(env, "unwrapped") else env.batch
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    views = []
+    for _ in range(200):  # random moves: every heading, slants, walls in between, autoresets
+        env.step(rng.integers(0, 3, 16))
+        for fov in (90.0, 120.0):
+            args = (b.grid, b.stop_dist, b.waypoint, b.goal, b.row, b.col, b.heading, fov)
+            compiled = target_view(*args, compiled=True)
+            np.testing.assert_array_equal(compiled, target_view(*args, compiled=False))
+            views.append(compiled)
+    assert set(np.concatenate(views).tolist()) == {0, 1, 2, 3}
+
+
+@pytest.mark.parametrize("env_id", envs.ENV_IDS)
+def test_envs_give_target_view_with_the_in_view_expert(env_id):
+    """Both envs label every step with the in-view expert (single and vector env alike); following
+    the expert, the target is in view on most steps and straight ahead when it stops."""
+    env = gymnasium.make(env_id, view_size=16, expert="in_view")
+    venv = gymnasium.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", view_size=16, expert="in_view")
+    seen, stops = [], []
+    _, vinfo = venv.reset(seed=20)
+    for seed in range(20, 23):
+        obs, info = env.reset(seed=seed)
+        assert info["target_view"] == vinfo["target_view"][seed - 20]
+        while True:
+            seen.append(info["target_view"])
+            action = info["expert_action"]
+            obs, _, term, trunc, info = env.step(action)
+            if term or trunc:
+                stops.append(seen[-1])
+                break
+    assert set(seen) <= set(range(len(TARGET_VIEWS))) and np.mean(np.array(seen) > 0) > 0.5
+    assert stops == [TARGET_VIEWS.index("ahead")] * 3
+    assert "target_view" not in gymnasium.make(env_id, view_size=16).reset(seed=0)[1]  # only with the in-view expert
 
 
 def test_an_unknown_expert_is_refused():

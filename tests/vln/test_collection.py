@@ -25,6 +25,9 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(x.expert, y.expert)
         np.testing.assert_array_equal(x.images, y.images)
         np.testing.assert_allclose(x.rewards, y.rewards)
+        assert (x.target_view is None) == (y.target_view is None)
+        if x.target_view is not None:
+            np.testing.assert_array_equal(x.target_view, y.target_view)
 
 
 @pytest.mark.parametrize("env_id", ["vln/GoToObject-v0", "vln/FollowRoute-v0"])
@@ -33,6 +36,20 @@ def test_stream_equals_waves_expert(env_id):
     streamed = run_episodes(env, ExpertPolicy(), 23, seed=40)  # more episodes than envs: streamed
     _assert_same(streamed, _waves(env, ExpertPolicy, 23, 40))
     assert all(t.success for t in streamed)
+    assert all(t.target_view is None for t in streamed)  # only the in-view expert's envs label them
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_target_views_are_recorded_with_the_in_view_expert(workers):
+    """Every step's ``info["target_view"]`` reaches the trajectory, streamed or in waves, sharded or not."""
+    env = make_vector_env("vln/FollowRoute-v0", 4, env_kwargs={"expert": "in_view", "view_size": 16}, workers=workers)
+    try:
+        streamed = run_episodes(env, ExpertPolicy(), 9, seed=3)
+        _assert_same(streamed, _waves(env, ExpertPolicy, 9, 3))
+    finally:
+        env.close()
+    assert all(t.target_view is not None and len(t.target_view) == len(t) for t in streamed)
+    assert all(t.target_view[-1] == 2 for t in streamed)  # the expert stops facing the goal: ahead
 
 
 def test_stream_equals_waves_greedy_agent():

@@ -155,3 +155,13 @@ def test_example_env_trains_end_to_end(tmp_path):
     results = run(config, progress=False)
     assert results["success_rate"] >= 0.9, results  # chance is 1/3
     assert results["split"] == "train" and (tmp_path / "run" / "agent.keras").exists()
+
+
+def test_train_refuses_the_target_view_loss_without_its_labels(tmp_path):
+    from vln.config import preset
+    from vln.train import run
+
+    config = preset("tiny", env="vln/FollowRoute-v0", out=str(tmp_path / "run"), target_coef=1.0)
+    with pytest.raises(ValueError, match=r'--target-coef needs the env\'s info\["target_view"\]'):
+        run(config, progress=False)
+    assert not (tmp_path / "run").exists()  # checked before anything is written

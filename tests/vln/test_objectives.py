@@ -172,3 +172,44 @@ def test_padding_to_fewer_steps_trains_the_same():
     import keras
 
     assert pad_steps(20) == (TF_PAD_STEPS if keras.backend.backend() == "tensorflow" else 20) and pad_steps(3) == 3
+
+
+def test_the_target_view_loss_is_a_cross_entropy_on_labelled_steps():
+    from keras import ops
+
+    from vln.objectives import loss_terms
+
+    b, t = 2, 3
+    y = {"actions": np.zeros((b, t)), "weights": np.zeros((b, t)), "mask": np.ones((b, t)), "returns": np.zeros((b, t)),
+         "value_mask": np.zeros((b, t)), "target_view": np.array([[2, 0, 3], [1, 1, 1]]),
+         "target_mask": np.array([[1, 1, 1], [0, 0, 0]])}
+    logits = np.zeros((b, t, 4), np.float32)
+    logits[0, 0, 2] = 50.0  # sure and right on step 0; uniform on steps 1 and 2; the second episode is unlabelled
+    pred = {"logits": np.zeros((b, t, 4), np.float32), "value": np.zeros((b, t), np.float32), "target_logits": logits}
+
+    def loss(coef):
+        return float(ops.convert_to_numpy(loss_terms(y, pred, value_coef=0.0, entropy_coef=0.0, target_coef=coef)["loss"]))
+
+    assert loss(2.0) == pytest.approx(loss(0.0) + 2.0 * (0.0 + 2 * np.log(4.0)) / 3, rel=1e-5)
+
+
+def test_target_views_flow_from_trajectories_to_a_training_step():
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4), target_classes=4), vocab)
+    rng = np.random.default_rng(5)
+    labelled = _traj(5, rng)
+    labelled.target_view = np.array([0, 1, 2, 3, 2])
+    samples = imitation_samples([labelled, _traj(3, rng)])
+    assert samples[0].target_view.tolist() == [0, 1, 2, 3, 2] and samples[1].target_view is None
+    assert reinforce_samples([labelled], gamma=0.9)[0].target_view is None  # REINFORCE's own samples: no labels
+    feed = minibatch_arrays(agent, samples, chunk=2, max_words=8)
+    assert feed["target_mask"].sum() == 5 and feed["target_view"][0, :5].tolist() == [0, 1, 2, 3, 2]
+    out = agent(agent._sequence_inputs(feed))
+    assert tuple(out["target_logits"].shape) == (2, feed["mask"].shape[1], 4)
+    before = agent.get_layer("target_head").get_weights()[0].copy()
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, target_coef=1.0), learning_rate=1e-2)
+    assert np.isfinite(update_chunks(agent, feed, chunk=2)["loss"])
+    assert not np.allclose(agent.get_layer("target_head").get_weights()[0], before)  # the head is trained
+    with pytest.raises(ValueError, match="target_classes"):
+        AgentConfig(vocab_size=4, num_actions=4, target_classes=1)
