@@ -9,7 +9,8 @@ GPU the batch sizes grow to what a GPU needs (see ``sizes``).
 
   python scripts/bench.py                 # everything (a few minutes on a 2-core CPU)
   python scripts/bench.py --quick         # under a minute: fewer steps and repeats
-  python scripts/bench.py --only env      # one group: env, policy, train, pipeline or reinforce
+  python scripts/bench.py --only env      # one group: env, policy, train, pipeline, reinforce or device
+  KERAS_BACKEND=jax python scripts/bench.py --only device   # the functional (JAX) env's step + render
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-GROUPS = ("env", "policy", "train", "pipeline", "reinforce")
+GROUPS = ("env", "policy", "train", "pipeline", "reinforce", "device")
 # Worker processes of the sharded env start by forkserver: a fresh server process, so
 # nothing is forked from this process once JAX or TensorFlow run threads.
 CONTEXT = "forkserver"
@@ -92,6 +93,9 @@ def sizes(gpu: bool, quick: bool, cores: int) -> dict[str, Any]:
         "rl_envs": 2048 if gpu else 64,
         "rl_updates": 2 if quick else 4,
         "repeats": 1 if quick else 3,
+        # The functional env's batches (jit + vmap + scan over device_steps steps a call).
+        "device_batches": [256, 1024] if quick else [256, 1024, 4096, 16384],
+        "device_steps": 8 if quick else 32,
     }
     return s
 
@@ -229,6 +233,62 @@ def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float | None:
                     env.reset()
 
     return median_rate(go, steps, repeats)
+
+
+def bench_device(env_id: str, num_envs: int, steps: int, repeats: int, bank_size: int = 1024) -> float:
+    """Frames/s of the functional (JAX) env alone: ``steps`` steps of ``num_envs`` envs (next-step
+    autoreset from a bank of ``bank_size`` episodes, policy-like random actions drawn on the
+    device) and their first-person frames, in one jitted ``jax.lax.scan`` of vmapped steps.
+
+    ``env_id`` is a CPU id; its ``-jax-`` twin is made. Every frame is summed into a checksum
+    (what the call returns), so none of the render can be compiled away.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from envs.functional import nav
+
+    jax_id = env_id.replace("-v0", "-jax-v0")
+    env = make_env(jax_id, num_envs, bank_size=bank_size)
+    params = env.unwrapped.func_env.default_params
+    mix = jnp.asarray(ACTION_MIXES["policy-like, STOP 5%"])
+    step_all = jax.vmap(nav.autoreset_step, in_axes=(None, 0, 0, 0, 0))
+    render_all = jax.vmap(nav.render, in_axes=(None, 0))
+
+    @jax.jit
+    def rollout(params, state, done, key):
+        def one(carry, key):
+            state, done, total = carry
+            k_act, k_reset = jax.random.split(key)
+            actions = jax.random.choice(k_act, 4, (num_envs,), p=mix)
+            state, _, term, trunc = step_all(params, state, done, actions, jax.random.split(k_reset, num_envs))
+            total = total + jnp.sum(render_all(params, state), dtype=jnp.uint32)
+            return (state, term | trunc, total), None
+
+        (state, done, total), _ = jax.lax.scan(one, (state, done, jnp.uint32(0)), jax.random.split(key, steps))
+        return state, done, total
+
+    key = jax.random.PRNGKey(0)
+    state = jax.vmap(nav.initial, in_axes=(None, 0))(params, jax.random.split(key, num_envs))
+    done = jnp.zeros(num_envs, bool)
+    keys = iter(jax.random.split(key, 1 + repeats))
+    state, done, total = rollout(params, state, done, next(keys))  # compile
+    total.block_until_ready()
+
+    def go():
+        nonlocal state, done
+        state, done, total = rollout(params, state, done, next(keys))
+        total.block_until_ready()
+
+    return median_rate(go, steps * num_envs, repeats)
+
+
+def device_name() -> str:
+    """The device JAX computes on."""
+    import jax
+
+    d = jax.devices()[0]
+    return "CPU (JAX's CPU backend)" if d.platform == "cpu" else d.device_kind
 
 
 # ------------------------------------------------------------------------- the agent
@@ -465,6 +525,21 @@ def main(argv=None) -> int:
         row(f"REINFORCE end to end, FollowRoute 2-3 rooms, {n} envs, {w} env process(es): episode frames",
             r["frames"], "frames/s", "(GPU target >= 50,000 env-steps/s)" if n > 64 else "")
         row("REINFORCE end to end, same run: env steps taken (waves)", r["env_steps"], "env-steps/s")
+    if "device" in groups:
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            print("  device: skipped (jax is not installed)", flush=True)
+        else:
+            # Anchor: the CPU native vector env at the same batch, same action mix, same run.
+            steps = sz["device_steps"]
+            for env_id in ("vln/FollowRoute-v0",) if args.quick else ("vln/GoToObject-v0", "vln/FollowRoute-v0"):
+                for n in sz["device_batches"]:
+                    fps = bench_device(env_id, n, steps, reps)
+                    cpu = bench_native(env_id, n, max(4, steps // 2), reps, mix=ACTION_MIXES["policy-like, STOP 5%"])
+                    row(f"{env_id.replace('-v0', '-jax-v0')} step + render, jit/vmap/scan {steps} steps, {n} envs, "
+                        f"on {device_name()}", fps, "frames/s", f"{fps / cpu:.2f}x the CPU vector env ({cpu:,.0f})",
+                        batch=n, anchor_frames_per_s=round(cpu, 1))
 
     print()
     width = max(len(r["name"]) for r in rows)
