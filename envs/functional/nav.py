@@ -53,16 +53,21 @@ class DeviceTables(NamedTuple):
     walk_row: jax.Array
     walk_col: jax.Array
     walk_wall: jax.Array
+    wall_lo: jax.Array
+    wall_hi: jax.Array
+    wall_rgb: jax.Array
+    background: jax.Array
     walk_zlimit: jax.Array
-    lintel_mask: jax.Array
+    lintel_lo: jax.Array
+    lintel_hi: jax.Array
     lintel_rgb: jax.Array
-    columns: jax.Array
     sprite_visible: jax.Array
     sprite_depth: jax.Array
     sprite_size: jax.Array
     sprite_u: jax.Array
     sprite_rgb: jax.Array
-    sprite_alpha: jax.Array
+    sprite_bits: jax.Array
+    sprite_v: jax.Array
 
 
 class NavParams(NamedTuple):
@@ -212,15 +217,16 @@ def render(params: NavParams, state: jax.Array) -> jax.Array:
 def render_view(t: DeviceTables, grid: jax.Array, door_color: jax.Array, row: jax.Array, col: jax.Array,
                 heading: jax.Array, obj_row: jax.Array, obj_col: jax.Array, obj_type: jax.Array,
                 obj_color: jax.Array) -> jax.Array:
-    """One frame from an eye at the centre of cell (``row``, ``col``) facing ``heading``.
+    """One frame, (H, W, 3) uint8, from an eye at the centre of cell (``row``, ``col``) facing ``heading``.
 
     ``grid``, ``door_color``: (gh, gw), the tables' padded grid size; objects (K,) at cell
     centres, type -1 for none. As the compiled kernel: walls along each column's ray
-    walk, then door lintels, then sprites far to near behind the depth buffer.
+    walk, then door lintels, then sprites far to near behind the depth buffer. Drawn as
+    (W, H) packed colours with row-span compares (no per-pixel gathers), then unpacked.
     """
     gh, gw = grid.shape
-    w = t.walk_row.shape[1]
-    n_steps = t.walk_row.shape[2]
+    w, n_steps = t.walk_row.shape[1:]
+    h = t.background.shape[0]
     xs = jnp.arange(w)
     # Rays: the first wall along each walk (outside the grid counts as wall) and the first door before it.
     r = row + t.walk_row[heading]  # (W, S)
@@ -232,29 +238,32 @@ def render_view(t: DeviceTables, grid: jax.Array, door_color: jax.Array, row: ja
     door = (code == DOOR) & (jnp.arange(n_steps)[None, :] < s_wall[:, None])
     s_door = jnp.argmax(door, axis=1)
     door_col = jnp.where(door.any(axis=1), door_color[rc[xs, s_door], cc[xs, s_door]], -1).astype(jnp.int32)
-    cols = t.columns[t.walk_wall[heading, xs, s_wall]]  # (W, H, 3): walls over the background
-    lintel = t.lintel_mask[heading, xs, s_door] & (door_col >= 0)[:, None]  # (W, H)
-    lintel_rgb = t.lintel_rgb[heading, xs, s_door, jnp.maximum(door_col, 0)]  # (W, 3)
-    cols = jnp.where(lintel[..., None], lintel_rgb[:, None, :], cols)
+    # Walls over the background, then lintels: one colour on a span of rows per column.
+    ys = jnp.arange(h)[:, None]  # drawn as (H, W): rows down, columns across
+    wall = t.walk_wall[heading, xs, s_wall]  # (W,)
+    img = jnp.where((ys >= t.wall_lo[wall][None, :]) & (ys < t.wall_hi[wall][None, :]), t.wall_rgb[wall][None, :],
+                    t.background[:, None])  # (H, W)
+    lintel = (door_col >= 0)[None, :] & (ys >= t.lintel_lo[heading, xs, s_door][None, :]) \
+        & (ys < t.lintel_hi[heading, xs, s_door][None, :])
+    img = jnp.where(lintel, t.lintel_rgb[heading, xs, s_door, jnp.maximum(door_col, 0)][None, :], img)
     # Sprites: by heading and offset from the eye, in front where nearer than the wall.
     k = obj_type.shape[0]
     dr = obj_row - row + (gh - 1)
     dc = obj_col - col + (gw - 1)
     depth = t.sprite_depth[heading, dr, dc]  # (K,)
-    visible = t.sprite_visible[heading, dr, dc] & (obj_type >= 0)
     u = t.sprite_u[heading, dr, dc]  # (K, W)
-    zlimit = t.walk_zlimit[heading, xs, s_wall]  # (W,)
-    on = visible[:, None] & (u >= 0) & (depth[:, None] < zlimit[None, :])
-    alpha = t.sprite_alpha[jnp.maximum(obj_type, 0)[:, None], t.sprite_size[heading, dr, dc][:, None],
-                           jnp.maximum(u, 0)]  # (K, W, H)
-    paint = on[..., None] & alpha
-    # Far to near, ties in slot order: the last painter wins, i.e. the nearest, then the highest slot.
-    order = -depth * k + jnp.arange(k)
-    winner = jnp.argmax(jnp.where(paint, order[:, None, None], jnp.iinfo(jnp.int32).min), axis=0)  # (W, H)
-    sprite_rgb = t.sprite_rgb[heading, dr[:, None], dc[:, None], xs[None, :], jnp.maximum(obj_color, 0)[:, None]]
-    pixel = sprite_rgb[winner, xs[:, None]]  # (W, H, 3)
-    cols = jnp.where(paint.any(axis=0)[..., None], pixel, cols)
-    return jnp.transpose(cols, (1, 0, 2))
+    on = (t.sprite_visible[heading, dr, dc] & (obj_type >= 0))[:, None] & (u >= 0) \
+        & (depth[:, None] < t.walk_zlimit[heading, xs, s_wall][None, :])
+    bits = jnp.where(on, t.sprite_bits[jnp.maximum(obj_type, 0)[:, None], jnp.maximum(u, 0)], 0)  # (K, W)
+    v = t.sprite_v[t.sprite_size[heading, dr, dc]]  # (K, H)
+    rgb = t.sprite_rgb[heading, dr[:, None], dc[:, None], xs[None, :], jnp.maximum(obj_color, 0)[:, None]]  # (K, W)
+    # Far to near, ties in slot order (the kernel's insertion sort): later painters win.
+    order = jnp.argsort(-depth * k + jnp.arange(k))
+    bits, v, rgb = bits[order], v[order], rgb[order]
+    for j in range(k):
+        img = jnp.where(((bits[j][None, :] >> v[j][:, None]) & 1) == 1, rgb[j][None, :], img)
+    # Unpack: the int32's bytes are r, g, b, 0 (little-endian).
+    return jax.lax.bitcast_convert_type(img, jnp.uint8)[..., :3]
 
 
 def observation(params: NavParams, state: jax.Array) -> dict[str, jax.Array]:
