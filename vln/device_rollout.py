@@ -1,0 +1,152 @@
+"""Rollouts on the accelerator: the agent's step and the functional env in one ``jax.lax.scan``.
+
+With ``KERAS_BACKEND=jax``, ``DeviceRollout`` compiles a whole wave (one episode per env,
+as ``vln.collection.run_wave``) into one jitted function, PureJaxRL style: at each step the
+functional env (``envs.functional.nav``) renders the frames, the agent's stateless call
+(``agent.stateless_call`` with its variables as arguments, a one-step sequence carrying the
+recurrent state) gives the logits and the value, an action is taken (greedy, sampled,
+or the expert's with probability ``beta``, DAgger's mixture) and the env steps. The
+shortest-path expert's label of every state is a lookup in the bank's distance table.
+Nothing leaves the device until the wave ends.
+
+The wave comes back as ``Trajectory`` objects, so training goes through the existing
+objectives and optimiser (``reinforce_update``: ``vln.objectives.reinforce_samples``, then
+``vln.optimiser.fit``); no loss is written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vln.collection import Trajectory
+from vln.objectives import reinforce_samples
+from vln.optimiser import fit
+
+MODES = ("greedy", "sample")
+
+
+def bank_tokenizer(agent, max_words: int) -> Callable[[Sequence[str]], np.ndarray]:
+    """Missions to the agent's token ids, ``max_words`` wide (what ``AgentPolicy`` feeds it):
+    the ``tokenize`` of the functional env's bank, so its missions are the agent's input."""
+    def tokenize(missions: Sequence[str]) -> np.ndarray:
+        return agent.vocab.encode_batch(list(missions), max_len=max_words)
+    return tokenize
+
+
+@dataclass
+class Wave:
+    """A wave's per-step record, step-major (T, B) on the host; ``alive[t, i]``: step t belongs
+    to env i's episode. ``bank_index`` (B,): the bank episode each env ran."""
+
+    bank_index: np.ndarray
+    images: np.ndarray  # (T, B, H, W, 3) uint8, the frame before each action
+    actions: np.ndarray
+    expert: np.ndarray
+    rewards: np.ndarray
+    values: np.ndarray
+    alive: np.ndarray
+    success: np.ndarray  # (B,) bool
+    distance: np.ndarray  # (B,) int: cells to the goal region at the end
+
+
+class DeviceRollout:
+    """Compiled waves of ``agent`` on ``func_env`` (an ``envs.functional.gym_env.NavFunctional``
+    whose bank holds the agent's token ids: build it with ``tokenize=bank_tokenizer(agent, max_words)``).
+
+    ``collect(episodes, key)`` runs the bank episodes ``episodes`` (one per env) to their
+    ends (at most ``func_env.max_steps`` steps) and returns a ``Wave``; ``trajectories``
+    cuts it into ``Trajectory`` objects. The agent's current weights are read at each call.
+    """
+
+    def __init__(self, agent, func_env, mode: str = "sample", beta: float = 0.0) -> None:
+        import keras
+
+        if keras.backend.backend() != "jax":
+            raise ValueError(f"device rollouts need the JAX backend (KERAS_BACKEND=jax), not {keras.backend.backend()}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.agent, self.func_env, self.mode, self.beta = agent, func_env, mode, float(beta)
+        import jax
+
+        self._wave = jax.jit(self._wave_fn)
+
+    def _wave_fn(self, trainable: list, non_trainable: list, params, episodes, key):
+        import jax
+        import jax.numpy as jnp
+
+        from envs.functional import nav
+
+        agent, steps = self.agent, nav.max_steps_of(params)
+        n = episodes.shape[0]
+        no_action = agent.config.num_actions
+        tokens = params.bank.mission[episodes]
+        render = jax.vmap(nav.render, in_axes=(None, 0))
+        step = jax.vmap(nav.step, in_axes=(None, 0, 0))
+        expert_of = jax.vmap(nav.expert_action, in_axes=(None, 0))
+
+        def body(carry, key):
+            state, h, c, prev, alive = carry
+            frames = render(params, state)
+            out, _ = agent.stateless_call(trainable, non_trainable, {
+                "tokens": tokens, "images": frames[:, None], "prev_actions": prev[:, None], "state_h": h, "state_c": c})
+            logits, value = out["logits"][:, 0], out["value"][:, 0]
+            k_act, k_mix = jax.random.split(key)
+            action = jnp.argmax(logits, axis=-1) if self.mode == "greedy" else jax.random.categorical(k_act, logits)
+            expert = expert_of(params, state)
+            if self.beta > 0:
+                action = jnp.where(jax.random.uniform(k_mix, (n,)) < self.beta, expert, action)
+            action = action.astype(jnp.int32)
+            nxt, reward, term, trunc = step(params, state, action)
+            nxt = jnp.where(alive[:, None], nxt, state)  # an ended episode stays where it ended
+            record = (frames, action, expert, reward, value, alive)
+            return (nxt, out["state_h"], out["state_c"], action, alive & ~(term | trunc)), record
+
+        state = jax.vmap(nav.initial_at, in_axes=(None, 0))(params, episodes)
+        zeros = jnp.zeros((n, agent.config.hidden), jnp.float32)
+        init = (state, zeros, zeros, jnp.full((n,), no_action, jnp.int32), jnp.ones((n,), bool))
+        (state, *_), record = jax.lax.scan(body, init, jax.random.split(key, steps))
+        success = jax.vmap(nav.success, in_axes=(None, 0))(params, state)
+        distance = jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(params, state)
+        return record, success, distance
+
+    def collect(self, episodes: Sequence[int] | np.ndarray, key: Any) -> Wave:
+        """One wave: bank episode ``episodes[i]`` on env ``i``, run to its end on the device."""
+        import jax.numpy as jnp
+
+        trainable = [v.value for v in self.agent.trainable_variables]
+        non_trainable = [v.value for v in self.agent.non_trainable_variables]
+        index = jnp.asarray(np.asarray(episodes), jnp.int32)
+        record, success, distance = self._wave(trainable, non_trainable, self.func_env.default_params, index, key)
+        images, actions, expert, rewards, values, alive = (np.asarray(a) for a in record)
+        return Wave(np.asarray(index), images, actions, expert, rewards, values, alive, np.asarray(success),
+                    np.asarray(distance))
+
+    def trajectories(self, wave: Wave) -> list[Trajectory]:
+        """The wave's episodes as ``vln.collection.Trajectory`` (the end info: ``success``,
+        ``distance_to_goal``, ``episode_steps``; the rest needs the CPU env)."""
+        bank = self.func_env.bank
+        out = []
+        for i, k in enumerate(wave.bank_index.tolist()):
+            t = int(wave.alive[:, i].sum())  # a prefix: alive until the episode ends
+            info = {"success": bool(wave.success[i]), "distance_to_goal": float(wave.distance[i]), "episode_steps": t}
+            out.append(Trajectory(
+                mission=bank.missions[k], seed=int(bank.seed[k]), images=wave.images[:t, i].copy(),
+                actions=wave.actions[:t, i].astype(np.int64), expert=wave.expert[:t, i].astype(np.int64),
+                rewards=wave.rewards[:t, i].astype(np.float64), values=wave.values[:t, i].astype(np.float64), info=info))
+        return out
+
+
+def reinforce_update(agent, rollout: DeviceRollout, episodes: Sequence[int] | np.ndarray, key: Any, *, gamma: float,
+                     batch_size: int, chunk: int, max_words: int, rng: np.random.Generator,
+                     pg_coef: float = 1.0) -> tuple[list[Trajectory], dict[str, float]]:
+    """One REINFORCE update from a device wave: the existing targets (``reinforce_samples``)
+    and minibatch loop (``fit``) on the agent's compiled objective. Returns the wave's
+    trajectories and the loss terms."""
+    trajs = rollout.trajectories(rollout.collect(episodes, key))
+    stats = fit(agent, reinforce_samples(trajs, gamma, pg_coef), epochs=1.0, batch_size=batch_size, chunk=chunk,
+                max_words=max_words, rng=rng)
+    return trajs, stats
