@@ -529,7 +529,12 @@ def main(argv=None) -> int:
         try:
             import jax  # noqa: F401
         except ImportError:
+            jax = None
+        if jax is None:
             print("  device: skipped (jax is not installed)", flush=True)
+        elif hw["backend"] != "jax" and not args.only:
+            # Beside another backend JAX would claim the accelerator's memory too: only when asked.
+            print("  device: skipped (runs with KERAS_BACKEND=jax, or --only device)", flush=True)
         else:
             # Anchor: the CPU native vector env at the same batch, same action mix, same run.
             steps = sz["device_steps"]
