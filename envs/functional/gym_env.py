@@ -65,10 +65,11 @@ class NavFunctional(FuncEnv):
         self.renderer = RaycastRenderer(view_size, view_size, fov_deg, vfov_deg)
         self.tables = render_tables(self.renderer, task.max_grid)
         self.bank = self.build_bank(range(int(bank_start), int(bank_start) + int(bank_size)))
-        vocabulary = MISSION_VOCABULARY if tokenize is None else int(self.bank.mission.max()) + 1
+        # Token ids: the character ids, or any int32 id of a caller's tokenizer.
+        high = MISSION_VOCABULARY - 1 if tokenize is None else np.iinfo(np.int32).max
         self.observation_space = spaces.Dict({
             "image": spaces.Box(0, 255, (view_size, view_size, 3), np.uint8),
-            "mission": spaces.Box(0, max(vocabulary - 1, 1), (self.bank.mission.shape[1],), np.int32),
+            "mission": spaces.Box(0, high, (self.bank.mission.shape[1],), np.int32),
         })
         super().__init__()
 

@@ -222,7 +222,7 @@ def render_view(t: DeviceTables, grid: jax.Array, door_color: jax.Array, row: ja
     ``grid``, ``door_color``: (gh, gw), the tables' padded grid size; objects (K,) at cell
     centres, type -1 for none. As the compiled kernel: walls along each column's ray
     walk, then door lintels, then sprites far to near behind the depth buffer. Drawn as
-    (W, H) packed colours with row-span compares (no per-pixel gathers), then unpacked.
+    (H, W) packed colours with row-span compares (no per-pixel gathers), then unpacked.
     """
     gh, gw = grid.shape
     w, n_steps = t.walk_row.shape[1:]
@@ -262,8 +262,7 @@ def render_view(t: DeviceTables, grid: jax.Array, door_color: jax.Array, row: ja
     bits, v, rgb = bits[order], v[order], rgb[order]
     for j in range(k):
         img = jnp.where(((bits[j][None, :] >> v[j][:, None]) & 1) == 1, rgb[j][None, :], img)
-    # Unpack: the int32's bytes are r, g, b, 0 (little-endian).
-    return jax.lax.bitcast_convert_type(img, jnp.uint8)[..., :3]
+    return jnp.stack([img & 255, (img >> 8) & 255, (img >> 16) & 255], axis=-1).astype(jnp.uint8)
 
 
 def observation(params: NavParams, state: jax.Array) -> dict[str, jax.Array]:
