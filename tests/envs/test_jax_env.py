@@ -214,3 +214,10 @@ def test_the_vector_env_refills_its_bank_and_draws_from_it():
 def test_envs_import_without_jax():
     code = "import sys, envs, gymnasium; gymnasium.make('vln/GoToObject-v0'); assert 'jax' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "VLN_NUMPY_ENVS": "1"})
+
+
+def test_unpacking_colours():
+    from envs.functional.tables import pack_rgb
+
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(nav.unpack_rgb(jax.numpy.asarray(pack_rgb(rgb)))), rgb)
