@@ -283,6 +283,48 @@ def bench_device(env_id: str, num_envs: int, steps: int, repeats: int, bank_size
     return median_rate(go, steps * num_envs, repeats)
 
 
+def bench_device_rollout(num_envs: int, repeats: int) -> dict[str, float]:
+    """Env-steps/s of whole waves of the default agent (sampled actions) on FollowRoute, 2-3 rooms,
+    60 steps, shaped rewards: ``vln.device_rollout.DeviceRollout`` (the agent's stateless call
+    and the functional env in one ``lax.scan``, the frames brought back to the host) beside
+    ``vln.collection.run_wave`` on the CPU vector env (the agent's compiled step per env step).
+
+    A wave steps every env until the slowest episode ends (the CPU path) or for the step
+    limit (the device path); both count steps taken, ignored ones included.
+    """
+    import jax
+    import numpy as np
+
+    from vln.collection import run_wave, sample_missions
+    from vln.device_rollout import DeviceRollout, bank_tokenizer
+    from vln.policies import AgentPolicy
+
+    kwargs = {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True}
+    cpu = make_env("vln/FollowRoute-v0", num_envs, **kwargs)
+    try:
+        agent = make_agent(sample_missions(cpu, 256, 30_000_000))
+        kernel, bias = agent.policy_head.get_weights()
+        bias[3] -= 4.0  # as bench_reinforce: an untrained agent's episodes last as a learner's do
+        agent.policy_head.set_weights([kernel, bias])
+        func = make_env("vln/FollowRoute-jax-v0", 1, bank_size=1024, tokenize=bank_tokenizer(agent, 48),
+                        **kwargs).unwrapped.func_env
+        roll = DeviceRollout(agent, func, mode="sample")
+        episodes = np.arange(num_envs) % func.bank.size
+        roll.collect(episodes, jax.random.PRNGKey(0))  # compile
+        keys = iter(jax.random.split(jax.random.PRNGKey(1), repeats))
+        device = median_rate(lambda: roll.collect(episodes, next(keys)), func.max_steps * num_envs, repeats)
+        policy = AgentPolicy(agent, "sample", max_words=48)
+        run_wave(cpu, policy, list(range(num_envs)))  # compile
+        rates = []
+        for r in range(repeats):
+            t = time.perf_counter()
+            trajs = run_wave(cpu, policy, list(range(1000 * (r + 1), 1000 * (r + 1) + num_envs)))
+            rates.append(max(len(tr) for tr in trajs) * num_envs / (time.perf_counter() - t))
+        return {"device": device, "cpu": statistics.median(rates)}
+    finally:
+        cpu.close()
+
+
 def device_name() -> str:
     """The device JAX computes on."""
     import jax
@@ -545,6 +587,13 @@ def main(argv=None) -> int:
                     row(f"{env_id.replace('-v0', '-jax-v0')} step + render, jit/vmap/scan {steps} steps, {n} envs, "
                         f"on {device_name()}", fps, "frames/s", f"{fps / cpu:.2f}x the CPU vector env ({cpu:,.0f})",
                         batch=n, anchor_frames_per_s=round(cpu, 1))
+            if hw["backend"] == "jax" and not args.quick:  # (an agent to build and compile: not in a quick run)
+                n = sz["rl_envs"]
+                r = bench_device_rollout(n, reps)
+                row(f"agent + env waves in one lax.scan (vln.device_rollout), FollowRoute 2-3 rooms, {n} envs, "
+                    f"on {device_name()}", r["device"], "env-steps/s",
+                    f"{r['device'] / r['cpu']:.2f}x run_wave on the CPU vector env ({r['cpu']:,.0f})", batch=n,
+                    anchor_env_steps_per_s=round(r["cpu"], 1))
 
     print()
     width = max(len(r["name"]) for r in rows)
