@@ -4,7 +4,8 @@ In a subprocess with ``KERAS_BACKEND=jax`` on JAX's CPU backend: a fixed (greedy
 agent runs the same FollowRoute episodes through ``vln.collection.run_wave`` on the CPU
 vector env and through ``DeviceRollout`` (the agent's stateless call and the functional
 env in one ``lax.scan``); lengths, actions, expert labels, frames, rewards and values
-agree. Then one REINFORCE update from a sampled device wave (``reinforce_update``).
+agree. With ``beta=1`` the expert's looked-up actions drive (and succeed). Then one
+REINFORCE update from a sampled device wave (``reinforce_update``).
 """
 
 import pytest
@@ -45,6 +46,12 @@ for key, trajs in (("cpu", ref), ("device", got)):
                          "rewards": t.rewards.astype(np.float32).tolist(), "values": t.values.tolist(),
                          "success": bool(t.info["success"]), "frames": int(len(t.images))})
 out["frames_equal"] = [bool(np.array_equal(a.images, b.images)) for a, b in zip(ref, got)]
+# DAgger's mixture at beta 1: the expert drives, its labels from the bank's tables (it succeeds
+# where its path fits in the 14 steps).
+dagger = DeviceRollout(agent, func, mode="sample", beta=1.0)
+led = dagger.trajectories(dagger.collect(np.arange(n), jax.random.PRNGKey(2)))
+out["expert_led"] = [bool((t.actions == t.expert).all()) for t in led]
+out["expert_success"] = [t.success for t in led]
 before = [w.copy() for w in agent.get_weights()]
 agent.compile_for_training(objective(value_coef=0.5, entropy_coef=0.01), learning_rate=1e-3)
 trajs, stats = reinforce_update(agent, DeviceRollout(agent, func, mode="sample"), np.arange(n), jax.random.PRNGKey(1),
@@ -64,5 +71,6 @@ def test_the_device_rollout_takes_the_cpu_paths_trajectories(tmp_path, script_re
             assert a[key] == b[key], (key, a[key], b[key])
         assert max(abs(x - y) for x, y in zip(a["values"], b["values"])) < 1e-4
     assert all(result["frames_equal"])
+    assert result["expert_led"] == [True] * 4 and any(result["expert_success"])
     assert len({a for t in cpu for a in t["actions"]}) >= 2  # the actions vary
     assert result["update"] == {"episodes": 4, "finite": True, "changed": True}
