@@ -176,7 +176,8 @@ _DOC_COMMON = """
     ## Episode End
     Terminated on STOP (successful or not); truncated after ``max_steps`` steps without
     one, as the CPU env (not a ``TimeLimit``). ``info["expert_action"]``: the shortest-path
-    expert's action from the new state. No end-of-episode metrics (use the CPU env for
+    expert's action from the new state; at an episode's end ``info["success"]`` (the vector
+    env: where ``info["_success"]``). No other end-of-episode metrics (use the CPU env for
     evaluation).
 """
 
@@ -210,7 +211,10 @@ class NavJaxEnv(FunctionalJaxEnv, EzPickle):
         a = jnp.int32(check_action(action))
         self.state, obs, rew, term, trunc, expert = _step_jit(self.func_env.default_params, self.state, a)
         self._done = bool(term) or bool(trunc)
-        return obs, float(rew), bool(term), bool(trunc), {"expert_action": int(expert)}
+        info: dict[str, Any] = {"expert_action": int(expert)}
+        if self._done:
+            info["success"] = bool(nav.success(self.func_env.default_params, self.state))
+        return obs, float(rew), bool(term), bool(trunc), info
 
 
 class NavJaxVectorEnv(FunctionalJaxVectorEnv, EzPickle):
@@ -266,7 +270,10 @@ class NavJaxVectorEnv(FunctionalJaxVectorEnv, EzPickle):
         self.state, obs, rew, term, trunc, expert = _vector_step_jit(
             self.func_env.default_params, self.state, self.prev_done, jnp.asarray(actions, jnp.int32), key)
         self.prev_done = term | trunc
-        return obs, rew, term, trunc, {"expert_action": expert, "_expert_action": np.ones(self.num_envs, bool)}
+        # ``success`` where an episode ended (its ``_success`` mask), as the CPU vector env.
+        success = term & (jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(self.func_env.default_params, self.state) == 0)
+        return obs, rew, term, trunc, {"expert_action": expert, "_expert_action": np.ones(self.num_envs, bool),
+                                       "success": success, "_success": self.prev_done}
 
     def render(self):
         if self.render_mode != "rgb_array":

@@ -7,7 +7,7 @@ CPU envs'): forward is blocked by walls and objects, left / right turn in place,
 ends the episode (a success when the agent stands in the goal region), the reward is
 the CPU envs' reward (with ``reward_shaping``), and the episode is truncated after
 ``max_steps`` steps without a STOP. The frames are the CPU raycaster's bytes: the render
-is integer gathers from ``envs.functional.tables``.
+is integer lookups and compares on the tables of ``envs.functional.tables``.
 
 Functions act on one env; ``jax.vmap(f, in_axes=(None, 0, ...))`` batches them.
 """
@@ -81,9 +81,12 @@ class NavParams(NamedTuple):
 
 
 def upload_bank(bank: EpisodeBank) -> DeviceBank:
-    """``bank`` on the default device (seeds as int32: a device index never needs more)."""
+    """``bank`` on the default device (seeds as int32: the CPU envs draw them below 2**31)."""
     arrays = bank.arrays()
-    arrays["seed"] = arrays["seed"].astype(np.int64).astype(np.int32)
+    seeds = arrays["seed"].astype(np.int64)
+    if seeds.size and (seeds.min() < np.iinfo(np.int32).min or seeds.max() > np.iinfo(np.int32).max):
+        raise ValueError("episode seeds must fit in int32 on the device")
+    arrays["seed"] = seeds.astype(np.int32)
     return DeviceBank(**{k: jnp.asarray(v) for k, v in arrays.items()})
 
 

@@ -75,6 +75,10 @@ def test_same_frames_rewards_and_flags_as_the_cpu_env(env_id, cpu_cls, kwargs, f
         np.testing.assert_array_equal(d_term[live], c_term[live])
         np.testing.assert_array_equal(d_trunc[live], c_trunc[live])
         np.testing.assert_array_equal(np.asarray(d_info["expert_action"])[live], c_info["expert_action"][live])
+        ended_now = live & (c_term | c_trunc)
+        np.testing.assert_array_equal(np.asarray(d_info["_success"])[ended_now], True)
+        if ended_now.any():
+            np.testing.assert_array_equal(np.asarray(d_info["success"])[ended_now], c_info["success"][ended_now])
         # The step after an end resets, as the CPU env: action ignored, reward 0, no flags.
         assert (d_rew[just_ended] == 0).all() and not d_term[just_ended].any() and not d_trunc[just_ended].any()
         ended = live & (c_term | c_trunc)
@@ -178,7 +182,7 @@ def test_the_single_env_passes_gymnasiums_checker():
     while not done:
         obs, reward, terminated, truncated, info = env.step(info["expert_action"])
         done, steps = terminated or truncated, steps + 1
-    assert terminated and not truncated and reward > 0  # the expert succeeds
+    assert terminated and not truncated and reward > 0 and info["success"]  # the expert succeeds
     with pytest.raises(RuntimeError):
         env.step(0)
     env.close()
