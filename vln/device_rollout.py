@@ -1,13 +1,14 @@
 """Rollouts on the accelerator: the agent's step and the functional env in one ``jax.lax.scan``.
 
 With ``KERAS_BACKEND=jax``, ``DeviceRollout`` compiles a whole wave (one episode per env,
-as ``vln.collection.run_wave``) into one jitted function, PureJaxRL style: at each step the
-functional env (``envs.functional.nav``) renders the frames, the agent's stateless call
-(``agent.stateless_call`` with its variables as arguments, a one-step sequence carrying the
-recurrent state) gives the logits and the value, an action is taken (greedy, sampled,
-or the expert's with probability ``beta``, DAgger's mixture) and the env steps. The
-shortest-path expert's label of every state is a lookup in the bank's distance table.
-Nothing leaves the device until the wave ends.
+as ``vln.collection.run_wave``) into one jitted function, PureJaxRL style: the agent's
+instruction encoder runs once, then at each step the functional env
+(``envs.functional.nav``) renders the frames, the agent's single step (the models of
+``agent.rollout_models()``, called by ``stateless_call`` with the weights as arguments)
+gives the logits, the value and the recurrent state, an action is taken (greedy,
+sampled, or the expert's with probability ``beta``, DAgger's mixture) and the env steps.
+The shortest-path expert's label of every state is a lookup in the bank's distance
+table. Nothing leaves the device until the wave ends.
 
 The wave comes back as ``Trajectory`` objects, so training goes through the existing
 objectives and optimiser (``reinforce_update``: ``vln.objectives.reinforce_samples``, then
@@ -74,26 +75,28 @@ class DeviceRollout:
 
         self._wave = jax.jit(self._wave_fn)
 
-    def _wave_fn(self, trainable: list, non_trainable: list, params, episodes, key):
+    def _wave_fn(self, encode_vars: tuple, step_vars: tuple, params, episodes, key):
         import jax
         import jax.numpy as jnp
 
         from envs.functional import nav
 
         agent, steps = self.agent, nav.max_steps_of(params)
+        encode_model, step_model = agent.rollout_models()
         n = episodes.shape[0]
-        no_action = agent.config.num_actions
-        tokens = params.bank.mission[episodes]
         render = jax.vmap(nav.render, in_axes=(None, 0))
         step = jax.vmap(nav.step, in_axes=(None, 0, 0))
         expert_of = jax.vmap(nav.expert_action, in_axes=(None, 0))
+        # The instruction is encoded once per wave, as ``AgentPolicy.begin`` does.
+        enc, _ = encode_model.stateless_call(*encode_vars, params.bank.mission[episodes])
 
         def body(carry, key):
             state, h, c, prev, alive = carry
             frames = render(params, state)
-            out, _ = agent.stateless_call(trainable, non_trainable, {
-                "tokens": tokens, "images": frames[:, None], "prev_actions": prev[:, None], "state_h": h, "state_c": c})
-            logits, value = out["logits"][:, 0], out["value"][:, 0]
+            out, _ = step_model.stateless_call(*step_vars, {
+                "words": enc["words"], "mask": enc["mask"], "summary": enc["summary"], "image": frames,
+                "prev_action": prev, "state_h": h, "state_c": c})
+            logits, value = out["logits"], out["value"]
             k_act, k_mix = jax.random.split(key)
             action = jnp.argmax(logits, axis=-1) if self.mode == "greedy" else jax.random.categorical(k_act, logits)
             expert = expert_of(params, state)
@@ -102,12 +105,12 @@ class DeviceRollout:
             action = action.astype(jnp.int32)
             nxt, reward, term, trunc = step(params, state, action)
             nxt = jnp.where(alive[:, None], nxt, state)  # an ended episode stays where it ended
-            record = (frames, action, expert, reward, value, alive)
+            record = (frames, action, expert, reward, jnp.reshape(value, (n,)), alive)
             return (nxt, out["state_h"], out["state_c"], action, alive & ~(term | trunc)), record
 
         state = jax.vmap(nav.initial_at, in_axes=(None, 0))(params, episodes)
         zeros = jnp.zeros((n, agent.config.hidden), jnp.float32)
-        init = (state, zeros, zeros, jnp.full((n,), no_action, jnp.int32), jnp.ones((n,), bool))
+        init = (state, zeros, zeros, jnp.full((n,), agent.config.num_actions, jnp.int32), jnp.ones((n,), bool))
         (state, *_), record = jax.lax.scan(body, init, jax.random.split(key, steps))
         success = jax.vmap(nav.success, in_axes=(None, 0))(params, state)
         distance = jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(params, state)
@@ -117,12 +120,15 @@ class DeviceRollout:
         """One wave: bank episode ``episodes[i]`` on env ``i``, run to its end on the device."""
         import jax.numpy as jnp
 
-        trainable = [v.value for v in self.agent.trainable_variables]
-        non_trainable = [v.value for v in self.agent.non_trainable_variables]
+        def values(model) -> tuple[list, list]:
+            return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+
+        encode_model, step_model = self.agent.rollout_models()
         index = jnp.asarray(np.asarray(episodes), jnp.int32)
-        record, success, distance = self._wave(trainable, non_trainable, self.func_env.default_params, index, key)
-        images, actions, expert, rewards, values, alive = (np.asarray(a) for a in record)
-        return Wave(np.asarray(index), images, actions, expert, rewards, values, alive, np.asarray(success),
+        record, success, distance = self._wave(values(encode_model), values(step_model), self.func_env.default_params,
+                                               index, key)
+        images, actions, expert, rewards, values_, alive = (np.asarray(a) for a in record)
+        return Wave(np.asarray(index), images, actions, expert, rewards, values_, alive, np.asarray(success),
                     np.asarray(distance))
 
     def trajectories(self, wave: Wave) -> list[Trajectory]:
