@@ -134,9 +134,10 @@ def random_scenes(rng: np.random.Generator, n: int, gh: int, gw: int, k: int) ->
     return SceneBatch(grid, door_color, pos, rng.integers(0, 4, n), obj_pos, obj_type, rng.integers(0, 6, (n, k)))
 
 
-@pytest.mark.parametrize("grid, k, view, fov", [((9, 9), 6, 64, 90.0), ((13, 19), 13, 64, 90.0), ((13, 19), 5, 40, 70.0)])
-def test_the_device_raycaster_draws_the_cpu_frames(grid, k, view, fov):
-    renderer = RaycastRenderer(view, view, fov)
+@pytest.mark.parametrize("grid, k, view, fov, vfov", [((9, 9), 6, 64, 90.0, None), ((13, 19), 13, 64, 90.0, None),
+                                                     ((13, 19), 5, 40, 70.0, 50.0)])
+def test_the_device_raycaster_draws_the_cpu_frames(grid, k, view, fov, vfov):
+    renderer = RaycastRenderer(view, view, fov, vfov)
     tables = nav.upload_tables(render_tables(renderer, grid))
     scene = random_scenes(np.random.default_rng(grid[1] + k), 48, *grid, k)
     draw = jax.jit(jax.vmap(nav.render_view, in_axes=(None, 0, 0, 0, 0, 0, 0, 0, 0, 0)))
@@ -144,7 +145,7 @@ def test_the_device_raycaster_draws_the_cpu_frames(grid, k, view, fov):
                   scene.heading.astype(np.int32), scene.obj_pos[..., 0].astype(np.int32),
                   scene.obj_pos[..., 1].astype(np.int32), scene.obj_type.astype(np.int32), scene.obj_color.astype(np.int32))
     np.testing.assert_array_equal(np.asarray(frames), renderer.render(scene))
-    np.testing.assert_array_equal(np.asarray(frames), RaycastRenderer(view, view, fov, compiled=False).render(scene))
+    np.testing.assert_array_equal(np.asarray(frames), RaycastRenderer(view, view, fov, vfov, compiled=False).render(scene))
 
 
 class ToNumpy(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -191,7 +192,7 @@ def test_the_single_env_passes_gymnasiums_checker():
 def test_the_vector_env_refills_its_bank_and_draws_from_it():
     # The shapes of the frame tests' FollowRoute env (8 envs, a bank of 8, 30 steps): no new compilation.
     dev = gym.make_vec("vln/FollowRoute-jax-v0", num_envs=N_ENVS, vectorization_mode="vector_entry_point",
-                       bank_size=N_ENVS, max_steps=30)
+                       bank_size=N_ENVS, max_steps=30, render_mode="rgb_array")
     func: NavFunctional = dev.unwrapped.func_env
     obs, _ = dev.reset(seed=11)
     assert obs["image"].shape == (N_ENVS, 64, 64, 3) and obs["image"].dtype == np.uint8
@@ -207,6 +208,8 @@ def test_the_vector_env_refills_its_bank_and_draws_from_it():
     obs, _ = dev.reset(seed=1, options={"episodes": np.arange(N_ENVS)})
     cpu = FollowRouteVectorEnv(num_envs=N_ENVS, max_steps=30)
     np.testing.assert_array_equal(np.asarray(obs["image"]), cpu.reset(seed=list(range(100, 100 + N_ENVS)))[0]["image"])
+    views = dev.render()  # the first-person views
+    assert len(views) == N_ENVS and all(np.array_equal(v, o) for v, o in zip(views, np.asarray(obs["image"])))
     turn = np.full(N_ENVS, 1)  # turning in place never ends an episode: all truncate at step 30
     for t in range(31):
         _, reward, terminated, truncated, _ = dev.step(turn)
