@@ -78,7 +78,8 @@ class NavFunctional(FuncEnv):
         return build_bank(self.task, seeds, self.split, self.mission_length, self.tokenize)
 
     def load_bank(self, bank: EpisodeBank) -> None:
-        """Upload ``bank`` as the default params' bank (same shapes as before: nothing recompiles)."""
+        """Upload ``bank`` as the default params' bank (one of the same size and mission width
+        recompiles nothing)."""
         self.bank = bank
         self.default_params = self.default_params._replace(bank=nav.upload_bank(bank))
 
@@ -95,10 +96,12 @@ class NavFunctional(FuncEnv):
     def initial(self, rng: jax.Array, params: nav.NavParams | None = None) -> jax.Array:
         return nav.initial(self._params(params), rng)
 
-    def transition(self, state: jax.Array, action: jax.Array, rng: Any = None, params: nav.NavParams | None = None) -> jax.Array:
+    def transition(self, state: jax.Array, action: jax.Array, rng: Any = None,
+                   params: nav.NavParams | None = None) -> jax.Array:
         return nav.transition(self._params(params), state, action)
 
-    def observation(self, state: jax.Array, rng: Any = None, params: nav.NavParams | None = None) -> dict[str, jax.Array]:
+    def observation(self, state: jax.Array, rng: Any = None,
+                    params: nav.NavParams | None = None) -> dict[str, jax.Array]:
         return nav.observation(self._params(params), state)
 
     def reward(self, state: jax.Array, action: jax.Array, next_state: jax.Array, rng: Any = None,
@@ -225,7 +228,8 @@ class NavJaxVectorEnv(FunctionalJaxVectorEnv, EzPickle):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 8, "jax": True, "action_names": ACTION_NAMES,
                 "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, func_env: NavFunctional, num_envs: int = 8, render_mode: str | None = None, **ezpickle: Any) -> None:
+    def __init__(self, func_env: NavFunctional, num_envs: int = 8, render_mode: str | None = None,
+                 **ezpickle: Any) -> None:
         EzPickle.__init__(self, num_envs=num_envs, render_mode=render_mode, **ezpickle)
         if num_envs < 1:
             raise ValueError(f"num_envs must be positive, got {num_envs}")
@@ -271,7 +275,8 @@ class NavJaxVectorEnv(FunctionalJaxVectorEnv, EzPickle):
             self.func_env.default_params, self.state, self.prev_done, jnp.asarray(actions, jnp.int32), key)
         self.prev_done = term | trunc
         # ``success`` where an episode ended (its ``_success`` mask), as the CPU vector env.
-        success = term & (jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(self.func_env.default_params, self.state) == 0)
+        distance = jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(self.func_env.default_params, self.state)
+        success = term & (distance == 0)
         return obs, rew, term, trunc, {"expert_action": expert, "_expert_action": np.ones(self.num_envs, bool),
                                        "success": success, "_success": self.prev_done}
 
@@ -354,7 +359,8 @@ class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
     __doc__ = _ROUTE_DOC
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
-                 landmarks_per_room=(0, 2), max_steps: int = 150, render_mode: str | None = None, **kwargs: Any) -> None:
+                 landmarks_per_room=(0, 2), max_steps: int = 150, render_mode: str | None = None,
+                 **kwargs: Any) -> None:
         func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps), split,
                              max_steps=max_steps, **kwargs)
         super().__init__(func, num_envs, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
