@@ -12,7 +12,10 @@ table. Nothing leaves the device until the wave ends.
 
 The wave comes back as ``Trajectory`` objects, so training goes through the existing
 objectives and optimiser (``reinforce_update``: ``vln.objectives.reinforce_samples``, then
-``vln.optimiser.fit``); no loss is written twice.
+``vln.optimiser.fit``); no loss is written twice. ``device_reinforce_update`` keeps the
+frames on the device: only rewards and values come to the host for the same targets, and
+the gradient step of the agent's compiled objective runs there
+(``DeviceRollout.update_on_device``).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from vln.batching import minibatch_arrays
 from vln.collection import Trajectory
-from vln.objectives import reinforce_samples
+from vln.objectives import Sample, reinforce_samples
 from vln.optimiser import fit
 
 MODES = ("greedy", "sample")
@@ -74,6 +78,7 @@ class DeviceRollout:
         import jax
 
         self._wave = jax.jit(self._wave_fn)
+        self._updates: dict[tuple[int, int], Any] = {}
 
     def _wave_fn(self, encode_vars: tuple, step_vars: tuple, params, episodes, key):
         import jax
@@ -116,8 +121,12 @@ class DeviceRollout:
         distance = jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(params, state)
         return record, success, distance
 
-    def collect(self, episodes: Sequence[int] | np.ndarray, key: Any) -> Wave:
-        """One wave: bank episode ``episodes[i]`` on env ``i``, run to its end on the device."""
+    def collect(self, episodes: Sequence[int] | np.ndarray, key: Any, frames_on_device: bool = False) -> Wave:
+        """One wave: bank episode ``episodes[i]`` on env ``i``, run to its end on the device.
+
+        ``frames_on_device``: leave the frames there (``Wave.images`` a jax array, for
+        ``update_on_device``); only the small per-step arrays come to the host.
+        """
         import jax.numpy as jnp
 
         def values(model) -> tuple[list, list]:
@@ -127,23 +136,93 @@ class DeviceRollout:
         index = jnp.asarray(np.asarray(episodes), jnp.int32)
         record, success, distance = self._wave(values(encode_model), values(step_model), self.func_env.default_params,
                                                index, key)
-        images, actions, expert, rewards, values_, alive = (np.asarray(a) for a in record)
+        frames, *small = record
+        actions, expert, rewards, values_, alive = (np.asarray(a) for a in small)
+        images = frames if frames_on_device else np.asarray(frames)
         return Wave(np.asarray(index), images, actions, expert, rewards, values_, alive, np.asarray(success),
                     np.asarray(distance))
 
     def trajectories(self, wave: Wave) -> list[Trajectory]:
         """The wave's episodes as ``vln.collection.Trajectory`` (the end info: ``success``,
-        ``distance_to_goal``, ``episode_steps``; the rest needs the CPU env)."""
+        ``distance_to_goal``, ``episode_steps``; the rest needs the CPU env). Where the
+        frames stayed on the device, ``images`` are (T, 0, 0, 3) placeholders."""
         bank = self.func_env.bank
+        on_device = not isinstance(wave.images, np.ndarray)
         out = []
         for i, k in enumerate(wave.bank_index.tolist()):
             t = int(wave.alive[:, i].sum())  # a prefix: alive until the episode ends
             info = {"success": bool(wave.success[i]), "distance_to_goal": float(wave.distance[i]), "episode_steps": t}
+            images = np.zeros((t, 0, 0, 3), np.uint8) if on_device else wave.images[:t, i].copy()
             out.append(Trajectory(
-                mission=bank.missions[k], seed=int(bank.seed[k]), images=wave.images[:t, i].copy(),
+                mission=bank.missions[k], seed=int(bank.seed[k]), images=images,
                 actions=wave.actions[:t, i].astype(np.int64), expert=wave.expert[:t, i].astype(np.int64),
                 rewards=wave.rewards[:t, i].astype(np.float64), values=wave.values[:t, i].astype(np.float64), info=info))
         return out
+
+
+    def update_on_device(self, samples: Sequence[Sample], frames: Any, max_words: int) -> dict[str, float]:
+        """One gradient step of the agent's compiled objective on a wave whose frames stayed on
+        the device (``collect(..., frames_on_device=True)``), its episodes whole (one BPTT chunk).
+
+        ``samples``: the wave's episodes in env order with their targets (say,
+        ``reinforce_samples(trajectories(wave), gamma)``), laid out by
+        ``vln.batching.minibatch_arrays`` as ``fit`` lays them out, the frames taken from
+        ``frames`` (T, B, H, W, 3). The loss is ``agent.objective`` (``vln.objectives.loss_terms``),
+        differentiated through ``agent.stateless_call`` and applied by the agent's optimiser
+        (``stateless_apply``, its clipping included). Returns the loss terms before the step.
+        """
+        import jax
+        import jax.numpy as jnp
+
+        agent = self.agent
+        if agent.optimizer is None or agent.objective is None:
+            raise RuntimeError("call agent.compile_for_training() before update_on_device()")
+        steps, n = frames.shape[:2]
+        if len(samples) != n:
+            raise ValueError(f"{len(samples)} samples for a wave of {n} envs")
+        feed = minibatch_arrays(agent, samples, chunk=steps, max_words=max_words, pad_to=steps)
+        x = {"tokens": feed["tokens"], "images": jnp.swapaxes(frames, 0, 1), "prev_actions": feed["prev_actions"],
+             **agent.initial_state(n)}
+        y = {key: feed[key] for key in ("actions", "weights", "mask", "returns", "value_mask", "progress",
+                                         "progress_mask", "word_pos")}
+        if not agent.optimizer.built:
+            agent.optimizer.build(agent.trainable_variables)
+        key = (id(agent.optimizer), id(agent.objective))
+        if key not in self._updates:  # compiled once per optimiser and objective
+            self._updates[key] = jax.jit(self._update_fn)
+        trainable, non_trainable, optimizer, terms = self._updates[key](
+            [v.value for v in agent.trainable_variables], [v.value for v in agent.non_trainable_variables],
+            [v.value for v in agent.optimizer.variables], x, y)
+        for variables, values in ((agent.trainable_variables, trainable), (agent.non_trainable_variables, non_trainable),
+                                  (agent.optimizer.variables, optimizer)):
+            for var, value in zip(variables, values):
+                var.assign(value)
+        return {k: float(v) for k, v in terms.items()}
+
+    def _update_fn(self, trainable: list, non_trainable: list, optimizer: list, x: dict, y: dict):
+        import jax
+
+        agent = self.agent
+
+        def loss(trainable):
+            y_pred, new_non_trainable = agent.stateless_call(trainable, non_trainable, x, training=True)
+            terms = agent.objective(y, y_pred)
+            return terms["loss"], (terms, new_non_trainable)
+
+        (_, (terms, new_non_trainable)), grads = jax.value_and_grad(loss, has_aux=True)(trainable)
+        new_trainable, new_optimizer = agent.optimizer.stateless_apply(optimizer, grads, trainable)
+        terms = {k: terms[k] for k in ("loss", "policy_loss", "value_loss", "entropy")}
+        return new_trainable, new_non_trainable, new_optimizer, terms
+
+
+def device_reinforce_update(agent, rollout: DeviceRollout, episodes: Sequence[int] | np.ndarray, key: Any, *,
+                            gamma: float, max_words: int, pg_coef: float = 1.0) -> tuple[list[Trajectory], dict[str, float]]:
+    """One REINFORCE update with the frames kept on the device: the wave's rewards and values
+    come to the host for the targets (``vln.objectives.reinforce_samples``), and the step is
+    ``DeviceRollout.update_on_device``. Returns the trajectories (placeholder images) and the loss terms."""
+    wave = rollout.collect(episodes, key, frames_on_device=True)
+    trajs = rollout.trajectories(wave)
+    return trajs, rollout.update_on_device(reinforce_samples(trajs, gamma, pg_coef), wave.images, max_words)
 
 
 def reinforce_update(agent, rollout: DeviceRollout, episodes: Sequence[int] | np.ndarray, key: Any, *, gamma: float,

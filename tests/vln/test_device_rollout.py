@@ -5,7 +5,8 @@ agent runs the same FollowRoute episodes through ``vln.collection.run_wave`` on 
 vector env and through ``DeviceRollout`` (the agent's stateless call and the functional
 env in one ``lax.scan``); lengths, actions, expert labels, frames, rewards and values
 agree. With ``beta=1`` the expert's looked-up actions drive (and succeed). Then one
-REINFORCE update from a sampled device wave (``reinforce_update``).
+REINFORCE update from a sampled device wave through ``fit`` (``reinforce_update``) and,
+from the same weights, on the device (``device_reinforce_update``): the same loss terms.
 """
 
 import pytest
@@ -20,7 +21,7 @@ from agents.vocabulary import Vocabulary
 from envs.functional.gym_env import NavFunctional
 from envs.tasks import FollowRouteTask, FollowRouteVectorEnv
 from vln.collection import run_wave, sample_missions
-from vln.device_rollout import DeviceRollout, bank_tokenizer, reinforce_update
+from vln.device_rollout import DeviceRollout, bank_tokenizer, device_reinforce_update, reinforce_update
 from vln.objectives import objective
 from vln.policies import AgentPolicy
 
@@ -52,12 +53,21 @@ dagger = DeviceRollout(agent, func, mode="sample", beta=1.0)
 led = dagger.trajectories(dagger.collect(np.arange(n), jax.random.PRNGKey(2)))
 out["expert_led"] = [bool((t.actions == t.expert).all()) for t in led]
 out["expert_success"] = [t.success for t in led]
+# One REINFORCE update of a sampled wave through fit (frames on the host), then, from the same
+# weights, the same wave's update on the device: the same loss terms.
 before = [w.copy() for w in agent.get_weights()]
 agent.compile_for_training(objective(value_coef=0.5, entropy_coef=0.01), learning_rate=1e-3)
-trajs, stats = reinforce_update(agent, DeviceRollout(agent, func, mode="sample"), np.arange(n), jax.random.PRNGKey(1),
-                                gamma=0.95, batch_size=n, chunk=max_steps, max_words=words, rng=np.random.default_rng(0))
-out["update"] = {"episodes": len(trajs), "finite": bool(np.isfinite(stats["loss"])),
-                 "changed": any(not np.array_equal(a, b) for a, b in zip(before, agent.get_weights()))}
+sampled = DeviceRollout(agent, func, mode="sample")
+trajs, host = reinforce_update(agent, sampled, np.arange(n), jax.random.PRNGKey(1), gamma=0.95, batch_size=n,
+                               chunk=max_steps, max_words=words, rng=np.random.default_rng(0))
+changed = any(not np.array_equal(a, b) for a, b in zip(before, agent.get_weights()))
+agent.set_weights(before)
+dev_trajs, dev = device_reinforce_update(agent, sampled, np.arange(n), jax.random.PRNGKey(1), gamma=0.95,
+                                         max_words=words)
+out["update"] = {"episodes": len(trajs), "finite": bool(np.isfinite(host["loss"])), "changed": changed,
+                 "same_wave": [a.actions.tolist() == b.actions.tolist() for a, b in zip(trajs, dev_trajs)],
+                 "device_changed": any(not np.array_equal(a, b) for a, b in zip(before, agent.get_weights()))}
+out["terms"] = {"host": host, "device": dev}
 print("RESULTS " + json.dumps(out))
 """
 
@@ -73,4 +83,9 @@ def test_the_device_rollout_takes_the_cpu_paths_trajectories(tmp_path, script_re
     assert all(result["frames_equal"])
     assert result["expert_led"] == [True] * 4 and any(result["expert_success"])
     assert len({a for t in cpu for a in t["actions"]}) >= 2  # the actions vary
-    assert result["update"] == {"episodes": 4, "finite": True, "changed": True}
+    assert result["update"] == {"episodes": 4, "finite": True, "changed": True, "same_wave": [True] * 4,
+                                "device_changed": True}
+    host, dev = result["terms"]["host"], result["terms"]["device"]
+    for term in ("loss", "policy_loss", "value_loss", "entropy"):
+        assert abs(host[term] - dev[term]) <= 1e-4 * max(1.0, abs(host[term])), (term, host, dev)
+    assert host["value_loss"] > 0 and host["entropy"] > 0
