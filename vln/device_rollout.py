@@ -29,7 +29,7 @@ import numpy as np
 from vln.batching import minibatch_arrays
 from vln.collection import Trajectory
 from vln.objectives import Sample, reinforce_samples
-from vln.optimiser import fit
+from vln.optimiser import NonFiniteLoss, fit
 
 MODES = ("greedy", "sample")
 
@@ -48,7 +48,7 @@ class Wave:
     to env i's episode. ``bank_index`` (B,): the bank episode each env ran."""
 
     bank_index: np.ndarray
-    images: np.ndarray  # (T, B, H, W, 3) uint8, the frame before each action
+    images: Any  # (T, B, H, W, 3) uint8, the frame before each action (a jax array if left on the device)
     actions: np.ndarray
     expert: np.ndarray
     rewards: np.ndarray
@@ -197,7 +197,10 @@ class DeviceRollout:
                                   (agent.optimizer.variables, optimizer)):
             for var, value in zip(variables, values):
                 var.assign(value)
-        return {k: float(v) for k, v in terms.items()}
+        stats = {k: float(v) for k, v in terms.items()}
+        if not np.isfinite(stats["loss"]):  # as fit: stop at once (the step is applied)
+            raise NonFiniteLoss(f"the loss is {stats['loss']}")
+        return stats
 
     def _update_fn(self, trainable: list, non_trainable: list, optimizer: list, x: dict, y: dict):
         import jax
