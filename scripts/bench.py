@@ -283,11 +283,12 @@ def bench_device(env_id: str, num_envs: int, steps: int, repeats: int, bank_size
     return median_rate(go, steps * num_envs, repeats)
 
 
-def bench_device_rollout(num_envs: int, repeats: int) -> dict[str, float]:
+def bench_device_rollout(num_envs: int, repeats: int, updates: bool = True) -> dict[str, float]:
     """Env-steps/s of whole waves of the default agent (sampled actions) on FollowRoute, 2-3 rooms,
     60 steps, shaped rewards: ``vln.device_rollout.DeviceRollout`` (the agent's stateless call
     and the functional env in one ``lax.scan``, the frames brought back to the host) beside
-    ``vln.collection.run_wave`` on the CPU vector env (the agent's compiled step per env step).
+    ``vln.collection.run_wave`` on the CPU vector env (the agent's compiled step per env step);
+    then (``updates``) REINFORCE updates from device waves, through ``fit`` and on the device.
 
     A wave steps every env until the slowest episode ends (the CPU path) or for the step
     limit (the device path); both count steps taken, ignored ones included.
@@ -296,7 +297,8 @@ def bench_device_rollout(num_envs: int, repeats: int) -> dict[str, float]:
     import numpy as np
 
     from vln.collection import run_wave, sample_missions
-    from vln.device_rollout import DeviceRollout, bank_tokenizer
+    from vln.device_rollout import DeviceRollout, bank_tokenizer, device_reinforce_update, reinforce_update
+    from vln.objectives import objective
     from vln.policies import AgentPolicy
 
     kwargs = {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True}
@@ -320,7 +322,22 @@ def bench_device_rollout(num_envs: int, repeats: int) -> dict[str, float]:
             t = time.perf_counter()
             trajs = run_wave(cpu, policy, list(range(1000 * (r + 1), 1000 * (r + 1) + num_envs)))
             rates.append(max(len(tr) for tr in trajs) * num_envs / (time.perf_counter() - t))
-        return {"device": device, "cpu": statistics.median(rates)}
+        out = {"device": device, "cpu": statistics.median(rates)}
+        if not updates:
+            return out
+        # REINFORCE updates from device waves: frames through the host and fit, or kept on the device.
+        agent.compile_for_training(objective(value_coef=0.5, entropy_coef=0.01), learning_rate=1e-4)
+        rng, steps = np.random.default_rng(0), func.max_steps * num_envs
+        paths = {
+            "host": lambda k: reinforce_update(agent, roll, episodes, k, gamma=0.95, batch_size=num_envs,
+                                               chunk=func.max_steps, max_words=48, rng=rng),
+            "on_device": lambda k: device_reinforce_update(agent, roll, episodes, k, gamma=0.95, max_words=48),
+        }
+        for name, update in paths.items():
+            update(jax.random.PRNGKey(2))  # compile
+            keys = iter(jax.random.split(jax.random.PRNGKey(3), repeats))
+            out[f"reinforce_{name}"] = median_rate(lambda: update(next(keys)), steps, repeats)
+        return out
     finally:
         cpu.close()
 
@@ -589,11 +606,17 @@ def main(argv=None) -> int:
                         batch=n, anchor_frames_per_s=round(cpu, 1))
             if hw["backend"] == "jax" and not args.quick:  # (an agent to build and compile: not in a quick run)
                 n = sz["rl_envs"]
-                r = bench_device_rollout(n, reps)
+                # The updates only on an accelerator: on a CPU they take minutes and time its training.
+                on_gpu = jax.devices()[0].platform != "cpu"
+                r = bench_device_rollout(n, reps, updates=on_gpu)
                 row(f"agent + env waves in one lax.scan (vln.device_rollout), FollowRoute 2-3 rooms, {n} envs, "
                     f"on {device_name()}", r["device"], "env-steps/s",
                     f"{r['device'] / r['cpu']:.2f}x run_wave on the CPU vector env ({r['cpu']:,.0f})", batch=n,
                     anchor_env_steps_per_s=round(r["cpu"], 1))
+                for name, how in (("host", "frames through the host and fit"),
+                                  ("on_device", "frames kept on the device, update_on_device")) if on_gpu else ():
+                    row(f"REINFORCE from device waves ({how}), same {n} envs: wave + update", r[f"reinforce_{name}"],
+                        "env-steps/s", batch=n)
 
     print()
     width = max(len(r["name"]) for r in rows)
