@@ -350,6 +350,16 @@ class VLNAgent(keras.Model):
             self._fns.step_model = keras.Model(inp, out, name="step")
         return self._fns.step_model
 
+    def rollout_models(self) -> tuple[keras.Model, keras.Model]:
+        """The models ``encode_instruction`` and ``step`` run (built once, the agent's weights).
+
+        For callers that run them statelessly (``model.stateless_call(trainable_values,
+        non_trainable_values, inputs)`` inside a compiled rollout): the encoder takes
+        ``tokens`` and gives ``words``, ``mask``, ``summary``; the step takes those with
+        ``image``, ``prev_action``, ``state_h`` and ``state_c`` (see ``step``).
+        """
+        return self._encode_model(), self._step_model()
+
     def encode_instruction(self, tokens: Any) -> dict[str, np.ndarray]:
         """Encode a batch of instructions once per episode (compiled).
 

@@ -9,7 +9,8 @@ GPU the batch sizes grow to what a GPU needs (see ``sizes``).
 
   python scripts/bench.py                 # everything (a few minutes on a 2-core CPU)
   python scripts/bench.py --quick         # under a minute: fewer steps and repeats
-  python scripts/bench.py --only env      # one group: env, policy, train, pipeline or reinforce
+  python scripts/bench.py --only env      # one group: env, policy, train, pipeline, reinforce or device
+  KERAS_BACKEND=jax python scripts/bench.py --only device   # the functional (JAX) env's step + render
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-GROUPS = ("env", "policy", "train", "pipeline", "reinforce")
+GROUPS = ("env", "policy", "train", "pipeline", "reinforce", "device")
 # Worker processes of the sharded env start by forkserver: a fresh server process, so
 # nothing is forked from this process once JAX or TensorFlow run threads.
 CONTEXT = "forkserver"
@@ -92,6 +93,9 @@ def sizes(gpu: bool, quick: bool, cores: int) -> dict[str, Any]:
         "rl_envs": 2048 if gpu else 64,
         "rl_updates": 2 if quick else 4,
         "repeats": 1 if quick else 3,
+        # The functional env's batches (jit + vmap + scan over device_steps steps a call).
+        "device_batches": [256, 1024] if quick else [256, 1024, 4096, 16384],
+        "device_steps": 8 if quick else 32,
     }
     return s
 
@@ -229,6 +233,121 @@ def bench_minigrid(steps: int = 4000, repeats: int = 3) -> float | None:
                     env.reset()
 
     return median_rate(go, steps, repeats)
+
+
+def bench_device(env_id: str, num_envs: int, steps: int, repeats: int, bank_size: int = 1024) -> float:
+    """Frames/s of the functional (JAX) env alone: ``steps`` steps of ``num_envs`` envs (next-step
+    autoreset from a bank of ``bank_size`` episodes, policy-like random actions drawn on the
+    device) and their first-person frames, in one jitted ``jax.lax.scan`` of vmapped steps.
+
+    ``env_id`` is a CPU id; its ``-jax-`` twin is made. Every frame is summed into a checksum
+    (what the call returns), so none of the render can be compiled away.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from envs.functional import nav
+
+    jax_id = env_id.replace("-v0", "-jax-v0")
+    env = make_env(jax_id, num_envs, bank_size=bank_size)
+    params = env.unwrapped.func_env.default_params
+    mix = jnp.asarray(ACTION_MIXES["policy-like, STOP 5%"])
+    step_all = jax.vmap(nav.autoreset_step, in_axes=(None, 0, 0, 0, 0))
+    render_all = jax.vmap(nav.render, in_axes=(None, 0))
+
+    @jax.jit
+    def rollout(params, state, done, key):
+        def one(carry, key):
+            state, done, total = carry
+            k_act, k_reset = jax.random.split(key)
+            actions = jax.random.choice(k_act, 4, (num_envs,), p=mix)
+            state, _, term, trunc = step_all(params, state, done, actions, jax.random.split(k_reset, num_envs))
+            total = total + jnp.sum(render_all(params, state), dtype=jnp.uint32)
+            return (state, term | trunc, total), None
+
+        (state, done, total), _ = jax.lax.scan(one, (state, done, jnp.uint32(0)), jax.random.split(key, steps))
+        return state, done, total
+
+    key = jax.random.PRNGKey(0)
+    state = jax.vmap(nav.initial, in_axes=(None, 0))(params, jax.random.split(key, num_envs))
+    done = jnp.zeros(num_envs, bool)
+    keys = iter(jax.random.split(key, 1 + repeats))
+    state, done, total = rollout(params, state, done, next(keys))  # compile
+    total.block_until_ready()
+
+    def go():
+        nonlocal state, done
+        state, done, total = rollout(params, state, done, next(keys))
+        total.block_until_ready()
+
+    return median_rate(go, steps * num_envs, repeats)
+
+
+def bench_device_rollout(num_envs: int, repeats: int, updates: bool = True) -> dict[str, float]:
+    """Env-steps/s of whole waves of the default agent (sampled actions) on FollowRoute, 2-3 rooms,
+    60 steps, shaped rewards: ``vln.device_rollout.DeviceRollout`` (the agent's stateless call
+    and the functional env in one ``lax.scan``, the frames brought back to the host) beside
+    ``vln.collection.run_wave`` on the CPU vector env (the agent's compiled step per env step);
+    then (``updates``) REINFORCE updates from device waves, through ``fit`` and on the device.
+
+    A wave steps every env until the slowest episode ends (the CPU path) or for the step
+    limit (the device path); both count steps taken, ignored ones included.
+    """
+    import jax
+    import numpy as np
+
+    from vln.collection import run_wave, sample_missions
+    from vln.device_rollout import DeviceRollout, bank_tokenizer, device_reinforce_update, reinforce_update
+    from vln.objectives import objective
+    from vln.policies import AgentPolicy
+
+    kwargs = {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True}
+    cpu = make_env("vln/FollowRoute-v0", num_envs, **kwargs)
+    try:
+        agent = make_agent(sample_missions(cpu, 256, 30_000_000))
+        kernel, bias = agent.policy_head.get_weights()
+        bias[3] -= 4.0  # as bench_reinforce: an untrained agent's episodes last as a learner's do
+        agent.policy_head.set_weights([kernel, bias])
+        func = make_env("vln/FollowRoute-jax-v0", 1, bank_size=1024, tokenize=bank_tokenizer(agent, 48),
+                        **kwargs).unwrapped.func_env
+        roll = DeviceRollout(agent, func, mode="sample")
+        episodes = np.arange(num_envs) % func.bank.size
+        roll.collect(episodes, jax.random.PRNGKey(0))  # compile
+        keys = iter(jax.random.split(jax.random.PRNGKey(1), repeats))
+        device = median_rate(lambda: roll.collect(episodes, next(keys)), func.max_steps * num_envs, repeats)
+        policy = AgentPolicy(agent, "sample", max_words=48)
+        run_wave(cpu, policy, list(range(num_envs)))  # compile
+        rates = []
+        for r in range(repeats):
+            t = time.perf_counter()
+            trajs = run_wave(cpu, policy, list(range(1000 * (r + 1), 1000 * (r + 1) + num_envs)))
+            rates.append(max(len(tr) for tr in trajs) * num_envs / (time.perf_counter() - t))
+        out = {"device": device, "cpu": statistics.median(rates)}
+        if not updates:
+            return out
+        # REINFORCE updates from device waves: frames through the host and fit, or kept on the device.
+        agent.compile_for_training(objective(value_coef=0.5, entropy_coef=0.01), learning_rate=1e-4)
+        rng, steps = np.random.default_rng(0), func.max_steps * num_envs
+        paths = {
+            "host": lambda k: reinforce_update(agent, roll, episodes, k, gamma=0.95, batch_size=num_envs,
+                                               chunk=func.max_steps, max_words=48, rng=rng),
+            "on_device": lambda k: device_reinforce_update(agent, roll, episodes, k, gamma=0.95, max_words=48),
+        }
+        for name, update in paths.items():
+            update(jax.random.PRNGKey(2))  # compile
+            keys = iter(jax.random.split(jax.random.PRNGKey(3), repeats))
+            out[f"reinforce_{name}"] = median_rate(lambda: update(next(keys)), steps, repeats)
+        return out
+    finally:
+        cpu.close()
+
+
+def device_name() -> str:
+    """The device JAX computes on."""
+    import jax
+
+    d = jax.devices()[0]
+    return "CPU (JAX's CPU backend)" if d.platform == "cpu" else d.device_kind
 
 
 # ------------------------------------------------------------------------- the agent
@@ -465,6 +584,39 @@ def main(argv=None) -> int:
         row(f"REINFORCE end to end, FollowRoute 2-3 rooms, {n} envs, {w} env process(es): episode frames",
             r["frames"], "frames/s", "(GPU target >= 50,000 env-steps/s)" if n > 64 else "")
         row("REINFORCE end to end, same run: env steps taken (waves)", r["env_steps"], "env-steps/s")
+    if "device" in groups:
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            jax = None
+        if jax is None:
+            print("  device: skipped (jax is not installed)", flush=True)
+        elif hw["backend"] != "jax" and not args.only:
+            # Beside another backend JAX would claim the accelerator's memory too: only when asked.
+            print("  device: skipped (runs with KERAS_BACKEND=jax, or --only device)", flush=True)
+        else:
+            # Anchor: the CPU native vector env at the same batch, same action mix, same run.
+            steps = sz["device_steps"]
+            for env_id in ("vln/FollowRoute-v0",) if args.quick else ("vln/GoToObject-v0", "vln/FollowRoute-v0"):
+                for n in sz["device_batches"]:
+                    fps = bench_device(env_id, n, steps, reps)
+                    cpu = bench_native(env_id, n, max(4, steps // 2), reps, mix=ACTION_MIXES["policy-like, STOP 5%"])
+                    row(f"{env_id.replace('-v0', '-jax-v0')} step + render, jit/vmap/scan {steps} steps, {n} envs, "
+                        f"on {device_name()}", fps, "frames/s", f"{fps / cpu:.2f}x the CPU vector env ({cpu:,.0f})",
+                        batch=n, anchor_frames_per_s=round(cpu, 1))
+            if hw["backend"] == "jax" and not args.quick:  # (an agent to build and compile: not in a quick run)
+                n = sz["rl_envs"]
+                # The updates only on an accelerator: on a CPU they take minutes and time its training.
+                on_gpu = jax.devices()[0].platform != "cpu"
+                r = bench_device_rollout(n, reps, updates=on_gpu)
+                row(f"agent + env waves in one lax.scan (vln.device_rollout), FollowRoute 2-3 rooms, {n} envs, "
+                    f"on {device_name()}", r["device"], "env-steps/s",
+                    f"{r['device'] / r['cpu']:.2f}x run_wave on the CPU vector env ({r['cpu']:,.0f})", batch=n,
+                    anchor_env_steps_per_s=round(r["cpu"], 1))
+                for name, how in (("host", "frames through the host and fit"),
+                                  ("on_device", "frames kept on the device, update_on_device")) if on_gpu else ():
+                    row(f"REINFORCE from device waves ({how}), same {n} envs: wave + update", r[f"reinforce_{name}"],
+                        "env-steps/s", batch=n)
 
     print()
     width = max(len(r["name"]) for r in rows)
