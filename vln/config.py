@@ -189,10 +189,10 @@ ROUTE_ENV = {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True}
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The README's main job: FollowRoute (2-3 rooms) by imitation of the in-view expert
-    # (behaviour cloning on 5,000 demonstrations, 2 DAgger rounds), then REINFORCE, on a 2-core
-    # CPU within 15 minutes. Whole episodes are one BPTT chunk (max_steps 60).
+    # (behaviour cloning on 5,000 demonstrations, 4 DAgger rounds), then 40 REINFORCE updates,
+    # on a 2-core CPU within 15 minutes. Whole episodes are one BPTT chunk (max_steps 60).
     "default": dict(env="vln/FollowRoute-v0", env_kwargs={**ROUTE_ENV, "expert": "in_view"}, il_episodes=5000,
-                    il_epochs=8.0, dagger_rounds=2, dagger_episodes=1000, dagger_epochs=1.0, rl_updates=80, il_mix=1.0,
+                    il_epochs=8.0, dagger_rounds=4, dagger_episodes=1000, dagger_epochs=1.0, rl_updates=40, il_mix=1.0,
                     rl_lr=1e-4, entropy_coef=0.0, chunk=60, batch_size=32, num_envs=64, checkpoint_every=10,
                     monitor_episodes=100),
     # GoToObject ("go to the red ball"): the dataclass defaults, the main job before FollowRoute.
