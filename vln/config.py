@@ -105,6 +105,9 @@ class TrainConfig:
     data_parallel: bool = False
     """Shard each minibatch over all local devices (JAX backend, keras.distribution.DataParallel;
     the weights are replicated). --batch-size and --num-envs must divide by the device count."""
+    device_rollout: bool = False
+    """Collect DAgger and REINFORCE episodes on the accelerator: the agent and the functional JAX
+    env (the env id's ``-jax-v0`` twin) in one compiled scan (``vln.device_rollout``); JAX backend only."""
     lr: float = 1e-3
     """Learning rate of the imitation phase (Adam)."""
     il_lr_final: float = 0.0

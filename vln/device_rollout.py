@@ -16,6 +16,10 @@ objectives and optimiser (``reinforce_update``: ``vln.objectives.reinforce_sampl
 frames on the device: only rewards and values come to the host for the same targets, and
 the gradient step of the agent's compiled objective runs there
 (``DeviceRollout.update_on_device``).
+
+``DeviceEpisodes`` is what a training run with ``--device-rollout`` collects through
+(``vln.phases.collect``): the episodes of given seeds, as the CPU vector env gives them,
+the bank refilled with each wave's seeds. ``check_device_rollout`` is its up-front check.
 """
 
 from __future__ import annotations
@@ -30,8 +34,14 @@ from vln.batching import minibatch_arrays
 from vln.collection import Trajectory
 from vln.objectives import Sample, reinforce_samples
 from vln.optimiser import NonFiniteLoss, fit
+from vln.policies import AgentPolicy
 
 MODES = ("greedy", "sample")
+
+#: The built-in CPU envs and their functional JAX twins (``envs.functional``).
+JAX_TWINS = {"vln/GoToObject-v0": "vln/GoToObject-jax-v0", "vln/FollowRoute-v0": "vln/FollowRoute-jax-v0"}
+# Arguments of the functional env that the collector sets itself (not --env-kwargs).
+_MANAGED = {"num_envs", "split", "render_mode", "bank_size", "bank_start", "mission_length", "tokenize", "task", "kwargs"}
 
 
 def bank_tokenizer(agent, max_words: int) -> Callable[[Sequence[str]], np.ndarray]:
@@ -80,7 +90,7 @@ class DeviceRollout:
         self._wave = jax.jit(self._wave_fn)
         self._updates: dict[tuple[int, int], Any] = {}
 
-    def _wave_fn(self, encode_vars: tuple, step_vars: tuple, params, episodes, key):
+    def _wave_fn(self, encode_vars: tuple, step_vars: tuple, params, episodes, key, beta):
         import jax
         import jax.numpy as jnp
 
@@ -105,8 +115,8 @@ class DeviceRollout:
             k_act, k_mix = jax.random.split(key)
             action = jnp.argmax(logits, axis=-1) if self.mode == "greedy" else jax.random.categorical(k_act, logits)
             expert = expert_of(params, state)
-            if self.beta > 0:
-                action = jnp.where(jax.random.uniform(k_mix, (n,)) < self.beta, expert, action)
+            # beta is traced, so one compiled wave serves every DAgger round (at 0 it never mixes).
+            action = jnp.where(jax.random.uniform(k_mix, (n,)) < beta, expert, action)
             action = action.astype(jnp.int32)
             nxt, reward, term, trunc = step(params, state, action)
             nxt = jnp.where(alive[:, None], nxt, state)  # an ended episode stays where it ended
@@ -121,11 +131,13 @@ class DeviceRollout:
         distance = jax.vmap(nav.distance_to_goal, in_axes=(None, 0))(params, state)
         return record, success, distance
 
-    def collect(self, episodes: Sequence[int] | np.ndarray, key: Any, frames_on_device: bool = False) -> Wave:
+    def collect(self, episodes: Sequence[int] | np.ndarray, key: Any, frames_on_device: bool = False,
+                beta: float | None = None) -> Wave:
         """One wave: bank episode ``episodes[i]`` on env ``i``, run to its end on the device.
 
         ``frames_on_device``: leave the frames there (``Wave.images`` a jax array, for
-        ``update_on_device``); only the small per-step arrays come to the host.
+        ``update_on_device``); only the small per-step arrays come to the host. ``beta``: the
+        expert's share of this wave's actions (default: the rollout's own ``beta``).
         """
         import jax.numpy as jnp
 
@@ -134,8 +146,9 @@ class DeviceRollout:
 
         encode_model, step_model = self.agent.rollout_models()
         index = jnp.asarray(np.asarray(episodes), jnp.int32)
+        beta = self.beta if beta is None else float(beta)
         record, success, distance = self._wave(values(encode_model), values(step_model), self.func_env.default_params,
-                                               index, key)
+                                               index, key, jnp.float32(beta))
         frames, *small = record
         actions, expert, rewards, values_, alive = (np.asarray(a) for a in small)
         images = frames if frames_on_device else np.asarray(frames)
@@ -238,3 +251,89 @@ def reinforce_update(agent, rollout: DeviceRollout, episodes: Sequence[int] | np
     stats = fit(agent, reinforce_samples(trajs, gamma, pg_coef), epochs=1.0, batch_size=batch_size, chunk=chunk,
                 max_words=max_words, rng=rng)
     return trajs, stats
+
+
+# ----------------------------------------------------------------------------- training runs (--device-rollout)
+def functional_env_kwargs(env: str, env_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``env_kwargs`` of the CPU env ``env`` as its ``-jax-v0`` twin takes them; a ``ValueError``
+    naming ``--device-rollout`` where there is no twin or an argument it cannot take (imports jax)."""
+    import importlib
+    import inspect
+
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the ids)
+
+    if env not in JAX_TWINS:
+        raise ValueError(f"--device-rollout needs a built-in env with a -jax-v0 twin ({', '.join(JAX_TWINS)}), "
+                         f"not {env!r}")
+    from envs.functional.gym_env import NavFunctional
+
+    module, _, name = str(gym.spec(JAX_TWINS[env]).vector_entry_point).partition(":")
+    twin = getattr(importlib.import_module(module), name)
+    # The twin's own arguments and those it hands to NavFunctional (view_size, reward_shaping, ...).
+    takes = (set(inspect.signature(twin).parameters) | set(inspect.signature(NavFunctional).parameters)) - _MANAGED
+    kwargs = dict(env_kwargs)
+    expert = kwargs.pop("expert", "shortest")
+    if expert != "shortest":
+        raise ValueError(f"--device-rollout: the functional JAX env has only the shortest-path expert, not "
+                         f"--env-kwargs expert={expert!r} (use it without --device-rollout)")
+    unknown = sorted(set(kwargs) - takes)
+    if unknown:
+        raise ValueError(f"--device-rollout: the functional JAX env takes no --env-kwargs {', '.join(unknown)} "
+                         f"(it takes {', '.join(sorted(takes))})")
+    return kwargs
+
+
+def check_device_rollout(config) -> None:
+    """Whether a run with ``config`` (a ``vln.config.TrainConfig``) can collect on the device:
+    a ``ValueError`` naming ``--device-rollout`` otherwise. Checked before a run writes anything."""
+    functional_env_kwargs(config.env, config.env_kwargs)
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise ValueError(f"--device-rollout needs the JAX backend (KERAS_BACKEND=jax), not {keras.backend.backend()}")
+    if config.data_parallel:  # the waves run on one device; their inputs are not sharded
+        raise ValueError("--device-rollout runs its waves on one device: use it without --data-parallel")
+
+
+class DeviceEpisodes:
+    """The agent's episodes of given seeds on the device, the ones the CPU vector env gives for them.
+
+    The functional twin of ``env`` (with ``env_kwargs`` and ``split``) holds a bank of
+    ``num_envs`` episodes; each wave of ``num_envs`` seeds refills it with their episodes
+    (same shapes: nothing recompiles) and runs them in one ``DeviceRollout.collect``.
+    """
+
+    def __init__(self, agent, env: str, env_kwargs: dict[str, Any], num_envs: int, max_words: int,
+                 split: str = "train") -> None:
+        import gymnasium as gym
+
+        kwargs = functional_env_kwargs(env, env_kwargs)
+        venv = gym.make_vec(JAX_TWINS[env], num_envs=num_envs, vectorization_mode="vector_entry_point", split=split,
+                            bank_size=num_envs, tokenize=bank_tokenizer(agent, max_words), **kwargs)
+        self.agent, self.func_env, self.num_envs = agent, venv.func_env, int(num_envs)
+        self._rollouts: dict[str, DeviceRollout] = {}
+
+    def episodes(self, policy: AgentPolicy, seeds: Sequence[int],
+                 interrupt: Callable[[], None] | None = None) -> list[Trajectory]:
+        """The episodes of ``seeds`` (in order, repeats allowed) driven as ``policy`` says (its
+        ``mode`` and ``beta``; its RNG draws each wave's PRNG key), in waves of ``num_envs``.
+        ``interrupt()`` is called before each wave, as ``vln.collection.run_episodes`` does."""
+        import jax
+
+        if policy.agent is not self.agent:
+            raise ValueError("the policy drives another agent than the device rollout's")
+        if policy.mode not in self._rollouts:  # the mode is compiled in; beta is an argument
+            self._rollouts[policy.mode] = DeviceRollout(self.agent, self.func_env, mode=policy.mode)
+        rollout, n, seeds = self._rollouts[policy.mode], self.num_envs, [int(s) for s in seeds]
+        out: list[Trajectory] = []
+        for start in range(0, len(seeds), n):
+            if interrupt is not None:
+                interrupt()
+            wave = seeds[start:start + n]
+            keep = len(wave)
+            self.func_env.refill(wave + [wave[-1]] * (n - keep))  # a full bank: the same shapes
+            key = jax.random.PRNGKey(int(policy.rng.integers(2**31)))
+            out.extend(rollout.trajectories(rollout.collect(np.arange(n), key, beta=policy.beta))[:keep])
+        return out

@@ -7,7 +7,9 @@
 4. ``reinforce``: policy-gradient updates on sampled episodes, with the imitation mix.
 5. ``evaluate_splits``: greedy held-out evaluation (unseen, then seen layouts).
 
-Each phase function returns at once where the run has already completed it (``--resume``),
+DAgger and REINFORCE collect the agent's episodes through ``collect``: on the CPU vector env,
+or with ``--device-rollout`` on the accelerator (``vln.device_rollout``), the same episodes for
+the same seeds. Each phase function returns at once where the run has already completed it (``--resume``),
 and ends with ``run.complete(phase, agent)``, which checkpoints. A new phase (PPO, say) is a
 function here, called from ``vln.train.run``, with its loss terms in ``vln.objectives``.
 """
@@ -17,13 +19,13 @@ from __future__ import annotations
 import math
 from functools import partial
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from vln.checkpoint import atomic_write_json, kill_point
-from vln.collection import run_episodes, run_wave
+from vln.collection import Trajectory, run_episodes, run_wave
 from vln.config import TrainConfig
 from vln.evaluation import evaluate
 from vln.objectives import Sample, group_samples, imitation_samples, objective, reinforce_samples
@@ -73,6 +75,19 @@ def _on_step(run: RunState, phase: str, count: int = 0, counted: bool = False) -
             run.log_row(phase, stats)
         kill_point(f"{phase}-step")
     return on_step
+
+
+def collect(run: RunState, env, policy: AgentPolicy, seeds: Sequence[int],
+            interrupt: Callable[[], None] | None = None) -> list[Trajectory]:
+    """The episodes of ``seeds`` (in order) driven by ``policy``: on the device with
+    ``--device-rollout`` (``run.device``), else on the CPU vector env ``env``, a ``range`` of
+    seeds streamed or in waves (``run_episodes``), other seeds (the group baseline's repeats)
+    as one wave. ``interrupt()`` may raise to abandon the collection (a stop signal)."""
+    if run.device is not None:
+        return run.device.episodes(policy, seeds, interrupt)
+    if isinstance(seeds, range):
+        return run_episodes(env, policy, len(seeds), seeds.start, interrupt=interrupt)
+    return run_wave(env, policy, seeds)
 
 
 def heldout_success(run: RunState, agent) -> float | None:
@@ -159,7 +174,8 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
     def episodes(k: int):
         policy = AgentPolicy(agent, "sample", beta=config.dagger_beta * 0.5**k, seed=config.seed + k,
                              max_words=config.max_words)
-        return run_episodes(env, policy, config.dagger_episodes, DAGGER_SEED + k * 1_000_000, interrupt=stop)
+        first = DAGGER_SEED + k * 1_000_000
+        return collect(run, env, policy, range(first, first + config.dagger_episodes), interrupt=stop)
 
     if c["round"] < config.dagger_rounds:
         compile_imitation(run, agent, config.il_lr_final if config.il_lr_final > 0 else None)
@@ -216,10 +232,11 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
         if group:
             # num_envs / rl_group episodes, each sampled rl_group times side by side.
             seeds = [RL_SEED + u * config.num_envs + i // config.rl_group for i in range(config.num_envs)]
-            trajs = run_wave(env, policy, seeds)
+            trajs = collect(run, env, policy, seeds)
             samples = group_samples(trajs, config.rl_group, config.gamma, pg_coef)
         else:
-            trajs = run_episodes(env, policy, config.num_envs, RL_SEED + u * config.num_envs)
+            first = RL_SEED + u * config.num_envs
+            trajs = collect(run, env, policy, range(first, first + config.num_envs))
             samples = reinforce_samples(trajs, config.gamma, pg_coef)
         c["env_frames"] += sum(len(t) for t in trajs)
         if u >= warmup and mix:

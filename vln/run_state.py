@@ -45,6 +45,9 @@ class RunState:
         self.progress = progress
         self.log_to: RunLog | None = None
         self.resumed_at: int | None = None  # training frames of the checkpoint a resume continues from
+        # With --device-rollout, where DAgger and REINFORCE collect (vln.device_rollout.DeviceEpisodes;
+        # set by vln.train); None: on the CPU vector env.
+        self.device: Any = None
 
     # ------------------------------------------------------------ phases
     def pending(self, phase: str) -> bool:

@@ -42,6 +42,10 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out,
                                       report=config.report) != config:
         raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
+    if config.device_rollout:  # (imports jax: only with the flag)
+        from vln.device_rollout import check_device_rollout
+
+        check_device_rollout(config)
     # The env contract is checked before anything is written: every violation in one error,
     # and imitation (BC, DAgger, or the demonstrations mixed into REINFORCE) needs the env's expert.
     # (Made before Keras builds anything: env worker processes are forked from a process
@@ -69,6 +73,11 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
     run = RunState(config, progress)
     try:
         agent = start(run, env, state)
+        if config.device_rollout and not run.pending("done"):
+            from vln.device_rollout import DeviceEpisodes
+
+            # Once per run (max_words is known now); each collection refills its bank.
+            run.device = DeviceEpisodes(agent, config.env, config.env_kwargs, config.num_envs, config.max_words)
         dataset, mix = phases.demonstrations(run, env)
         phases.behaviour_cloning(run, agent, dataset)
         phases.dagger(run, env, agent, dataset)
