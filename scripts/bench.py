@@ -31,6 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 GROUPS = ("env", "policy", "train", "pipeline", "reinforce", "device")
+# BENCHMARKS.md's H100 row: REINFORCE end to end with the CPU envs (1,024 envs over 12 processes),
+# what the device rollout's REINFORCE rows are read against.
+H100_REINFORCE = 24_153
 # Worker processes of the sharded env start by forkserver: a fresh server process, so
 # nothing is forked from this process once JAX or TensorFlow run threads.
 CONTEXT = "forkserver"
@@ -602,8 +605,8 @@ def main(argv=None) -> int:
                     fps = bench_device(env_id, n, steps, reps)
                     cpu = bench_native(env_id, n, max(4, steps // 2), reps, mix=ACTION_MIXES["policy-like, STOP 5%"])
                     row(f"{env_id.replace('-v0', '-jax-v0')} step + render, jit/vmap/scan {steps} steps, {n} envs, "
-                        f"on {device_name()}", fps, "frames/s", f"{fps / cpu:.2f}x the CPU vector env ({cpu:,.0f})",
-                        batch=n, anchor_frames_per_s=round(cpu, 1))
+                        f"on {device_name()}", fps, "frames/s", f"{fps / cpu:.2f}x the CPU vector env ({cpu:,.0f}); "
+                        f"GPU target >= 1,000,000", batch=n, anchor_frames_per_s=round(cpu, 1))
             if hw["backend"] == "jax" and not args.quick:  # (an agent to build and compile: not in a quick run)
                 n = sz["rl_envs"]
                 # The updates only on an accelerator: on a CPU they take minutes and time its training.
@@ -616,7 +619,8 @@ def main(argv=None) -> int:
                 for name, how in (("host", "frames through the host and fit"),
                                   ("on_device", "frames kept on the device, update_on_device")) if on_gpu else ():
                     row(f"REINFORCE from device waves ({how}), same {n} envs: wave + update", r[f"reinforce_{name}"],
-                        "env-steps/s", batch=n)
+                        "env-steps/s", f"{r[f'reinforce_{name}'] / H100_REINFORCE:.1f}x the H100's CPU-env REINFORCE "
+                        f"({H100_REINFORCE:,} env-steps/s, BENCHMARKS.md); target >= 250,000", batch=n)
 
     print()
     width = max(len(r["name"]) for r in rows)
