@@ -223,9 +223,14 @@ class EpisodeBatch:
         truncated = ~stopped & (steps >= self.max_steps)
         return reward, terminated, truncated
 
-    def expert_action(self, idx: np.ndarray) -> np.ndarray:
+    def _rows(self, idx: np.ndarray) -> np.ndarray | slice:
+        """``idx`` as an index into the fields: every env in order becomes a slice (views, no copies)."""
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
-            idx = slice(None)  # every env: views of the fields, no copies
+            return slice(None)
+        return idx
+
+    def expert_action(self, idx: np.ndarray) -> np.ndarray:
+        idx = self._rows(idx)
         if self.expert == "shortest":
             return expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])
         action, stuck = in_view_actions(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
@@ -238,8 +243,7 @@ class EpisodeBatch:
         """(len(idx),) where the in-view expert's target is in each view (``envs.core.in_view_expert.target_view``)."""
         if self.expert != "in_view":
             raise ValueError('target_view needs expert="in_view"')
-        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
-            idx = slice(None)  # every env: views of the fields, no copies
+        idx = self._rows(idx)
         return target_view(self.grid[idx], self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
                            self.col[idx], self.heading[idx], self.renderer.fov_deg)
 
@@ -252,8 +256,7 @@ class EpisodeBatch:
         return info
 
     def render(self, idx: np.ndarray) -> np.ndarray:
-        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
-            idx = slice(None)  # every env: views of the fields, no copies
+        idx = self._rows(idx)
         scene = SceneBatch(
             grid=self.grid[idx], door_color=self.door_color[idx],
             pos=np.stack([self.row[idx] + 0.5, self.col[idx] + 0.5], axis=1),

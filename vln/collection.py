@@ -32,7 +32,7 @@ class Trajectory:
     values: np.ndarray  # (T,) float: the agent's value estimates (0 without an agent)
     info: dict[str, Any]  # the env's end-of-episode info
     attention: np.ndarray | None = None  # (T, L) attention over the mission's words
-    target_view: np.ndarray | None = None  # (T,) int: info["target_view"] at each observation (-1: none)
+    target_view: np.ndarray | None = None  # (T,) int: info["target_view"] at each observation (None: not given)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
