@@ -20,7 +20,8 @@ from gymnasium.vector.utils import batch_space
 
 from envs.core.constants import ACTION_NAMES, DIR_VEC, DOOR, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE, cell_distances, expert_actions, expert_paths
-from envs.core.in_view_expert import check_expert, in_view_actions, stop_cells, target_view, waypoints
+from envs.core.in_view_expert import (WAYPOINT_EXPERTS, check_expert, in_view_actions, scanning_actions, stop_cells,
+                                      target_cells, target_view, waypoints)
 from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -146,10 +147,13 @@ class EpisodeBatch:
         self.obj_color = np.full((n, k), -1, np.int64)
         self.dist = np.full((n, 4, gh, gw), UNREACHABLE, np.int16)
         self.geo = np.full((n, gh, gw), UNREACHABLE, np.int16)
-        if self.expert == "in_view":  # cells to the stop cells, each cell's waypoint, the goal cell
+        self.waypoints = self.expert in WAYPOINT_EXPERTS
+        if self.waypoints:  # cells to the stop cells, each cell's waypoint, the goal cell
             self.stop_dist = np.full((n, gh, gw), UNREACHABLE, np.int16)
             self.waypoint = np.zeros((n, gh, gw, 2), np.int64)
             self.goal = np.zeros((n, 2), np.int64)
+        if self.expert == "scanning":  # the targets each episode's views have shown so far
+            self.seen = np.zeros((n, gh, gw), bool)
         self.row = np.zeros(n, np.int64)
         self.col = np.zeros(n, np.int64)
         self.heading = np.zeros(n, np.int64)
@@ -182,7 +186,7 @@ class EpisodeBatch:
             self.blocked[env, rows, cols] = True
         self.dist[idx] = [ep.extras["expert_dist"] for ep in episodes]
         self.geo[idx] = [ep.extras["cell_dist"] for ep in episodes]
-        if self.expert == "in_view":
+        if self.waypoints:
             goals = np.array([(ep.objects[ep.goal].row, ep.objects[ep.goal].col) for ep in episodes], np.int64)
             self.goal[idx] = goals
             dist = cell_distances(self.blocked[idx], stop_cells(self.blocked[idx], goals))
@@ -195,6 +199,9 @@ class EpisodeBatch:
         self.min_geo[idx] = self.geo[idx, self.row[idx], self.col[idx]]
         self.trajectory[idx, 0, 0] = self.row[idx]
         self.trajectory[idx, 0, 1] = self.col[idx]
+        if self.expert == "scanning":
+            self.seen[idx] = False
+            self._look(idx)
 
     def step(self, actions: np.ndarray, idx: np.ndarray):
         """Apply ``actions`` to the envs ``idx``; returns reward, terminated, truncated (len(idx))."""
@@ -221,10 +228,21 @@ class EpisodeBatch:
             reward = reward + SHAPING_SCALE * (geo_before.astype(np.float64) - geo_now)
         terminated = stopped
         truncated = ~stopped & (steps >= self.max_steps)
+        if self.expert == "scanning":
+            self._look(idx)
         return reward, terminated, truncated
 
-    def _rows(self, idx: np.ndarray) -> np.ndarray | slice:
+    def _look(self, idx: np.ndarray) -> None:
+        """The scanning expert's memory: mark each env's target as seen where its view shows it."""
+        idx = np.asarray(idx, np.int64)
+        shown = self.target_view(idx) > 0
+        target = target_cells(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx], self.col[idx])
+        self.seen[idx[shown], target[shown, 0], target[shown, 1]] = True
+
+    def _rows(self, idx: np.ndarray | slice) -> np.ndarray | slice:
         """``idx`` as an index into the fields: every env in order becomes a slice (views, no copies)."""
+        if isinstance(idx, slice):
+            return idx
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
             return slice(None)
         return idx
@@ -237,21 +255,30 @@ class EpisodeBatch:
                                         self.col[idx], self.heading[idx])
         if stuck.any():  # (never on a reachable cell) the shortest-path expert's action there
             action[stuck] = expert_actions(self.dist[idx], self.row[idx], self.col[idx], self.heading[idx])[stuck]
+        if self.expert == "scanning":
+            target = target_cells(self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
+                                  self.col[idx])
+            known = self.seen[np.arange(self.n)[idx], target[:, 0], target[:, 1]]
+            in_sight = np.zeros(len(action), bool)
+            for heading in range(4):
+                in_sight |= self.target_view(idx, np.full(len(action), heading, np.int64)) > 0
+            action = scanning_actions(action, known, in_sight)
         return action
 
-    def target_view(self, idx: np.ndarray) -> np.ndarray:
-        """(len(idx),) where the in-view expert's target is in each view (``envs.core.in_view_expert.target_view``)."""
-        if self.expert != "in_view":
-            raise ValueError('target_view needs expert="in_view"')
+    def target_view(self, idx: np.ndarray, headings: np.ndarray | None = None) -> np.ndarray:
+        """(len(idx),) where the expert's target is in each view (``envs.core.in_view_expert.target_view``),
+        or in the view each env would have at ``headings`` from its cell."""
+        if not self.waypoints:
+            raise ValueError('target_view needs expert="in_view" or "scanning"')
         idx = self._rows(idx)
         return target_view(self.grid[idx], self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
-                           self.col[idx], self.heading[idx], self.renderer.fov_deg)
+                           self.col[idx], self.heading[idx] if headings is None else headings, self.renderer.fov_deg)
 
     def step_info(self, idx: np.ndarray) -> dict[str, Any]:
         """The per-step info of the envs ``idx``: the expert's action, and with the in-view
         expert where its target is in the view (``target_view``)."""
         info: dict[str, Any] = {"expert_action": self.expert_action(idx)}
-        if self.expert == "in_view":
+        if self.waypoints:
             info["target_view"] = self.target_view(idx)
         return info
 
@@ -333,8 +360,8 @@ _DOC_COMMON = """
 
     ## Episode End
     Terminated on STOP (successful or not); truncated after ``max_steps`` steps.
-    ``info["expert_action"]`` is given on reset and every step, and with ``expert="in_view"``
-    ``info["target_view"]``: where the expert's next door or the goal is in the view, an index
+    ``info["expert_action"]`` is given on reset and every step, and with ``expert="in_view"`` or
+    ``"scanning"`` ``info["target_view"]``: where the expert's next door or the goal is in the view, an index
     into ``envs.core.in_view_expert.TARGET_VIEWS`` (out of view, left, ahead, right; an
     auxiliary training target). At the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,

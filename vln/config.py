@@ -55,7 +55,7 @@ class TrainConfig:
     """Weight of the target-view loss on the imitation samples (demonstrations, DAgger, REINFORCE's
     imitation mix): an auxiliary head says where the route's next door or goal is in the view
     (out of view, left, ahead, right), from the env's ``info["target_view"]`` (the built-in envs
-    with ``"expert": "in_view"``); 0: off."""
+    with ``"expert": "in_view"`` or ``"scanning"``); 0: off."""
 
     # ---- phase 1: imitation
     il_episodes: int = 8000

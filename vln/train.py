@@ -57,7 +57,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     try:
         if config.target_coef > 0 and "target_view" not in env.reset(seed=config.seed)[1]:
             raise ValueError('--target-coef needs the env\'s info["target_view"]; the built-in envs give it with '
-                             '"expert": "in_view" in --env-kwargs')
+                             '"expert": "in_view" or "scanning" in --env-kwargs')
         # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
         with compute_precision(config.mixed_precision), stop_on_signals(), data_parallel(config):
             return _train(config, env, state, progress)

@@ -12,6 +12,12 @@ target crosses that line, a moment its view shows.
 The target of a cell (its waypoint) is the first door on a shortest path from it to the
 goal, or the goal object where no door is left. It costs more turns than the
 shortest-path expert (one per move at worst, on a diagonal), never more moves.
+
+``expert="scanning"`` acts only on what the agent could have seen: until its target has been
+in view during the episode, it turns left on the spot (where some heading of its cell would
+show the target), and walks as the in-view expert once it has. The in-view expert turns
+toward a door behind it at once, which an agent that has not looked around yet can only
+guess; the scan is a rule the agent can follow (BabyAI's bot explores for the same reason).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from envs.core import jit
 from envs.core.constants import DIR_VEC, FORWARD, LEFT, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE
 
-EXPERTS = ("shortest", "in_view")
+EXPERTS = ("shortest", "in_view", "scanning")
+#: The experts that walk to waypoints (``waypoints``) and label ``info["target_view"]``.
+WAYPOINT_EXPERTS = ("in_view", "scanning")
 
 
 def check_expert(expert: str) -> str:
@@ -115,7 +123,22 @@ def in_view_actions(dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
     return action.astype(np.int64), ~at_stop & ~closer.any(axis=1)
 
 
-#: ``info["target_view"]`` (``expert="in_view"``): where the expert's current target (its next
+def scanning_actions(walk: np.ndarray, known: np.ndarray, in_sight: np.ndarray) -> np.ndarray:
+    """The scanning expert's actions: LEFT where the target is not ``known`` (never in view so
+    far) but some heading of the cell shows it (``in_sight``); else the in-view expert's ``walk``
+    (toward a target it has seen, or, where no heading shows it, the best move it has)."""
+    return np.where(~known & in_sight, LEFT, walk).astype(np.int64)
+
+
+def target_cells(stop_dist: np.ndarray, waypoint: np.ndarray, goals: np.ndarray,
+                 rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """(B, 2) the expert's current target: the goal at a stop cell, the cell's waypoint elsewhere."""
+    b = np.arange(len(rows))
+    at_stop = stop_dist[b, rows, cols] == 0
+    return np.where(at_stop[:, None], goals, waypoint[b, rows, cols])
+
+
+#: ``info["target_view"]`` (``expert="in_view"`` or ``"scanning"``): where the expert's current target (its next
 #: door, or the goal) is in the agent's view.
 TARGET_VIEWS = ("out of view", "left", "ahead", "right")
 _SIGHT_SAMPLES = 32  # points along the line of sight, enough for a 19x25 grid

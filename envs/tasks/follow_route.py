@@ -284,8 +284,9 @@ class FollowRouteEnv(VLNEnv):
     ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
     ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``view_size=64``, ``fov_deg=90``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels),
-    ``expert="shortest" | "in_view"`` (``info["expert_action"]``: the shortest path, or as short
-    in cells with the next door or the goal kept in view; ``envs.core.in_view_expert``).
+    ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the shortest path;
+    as short in cells with the next door or the goal kept in view; or that, after turning left
+    until the next door or the goal has been in view; ``envs.core.in_view_expert``).
     """
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),

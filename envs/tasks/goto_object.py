@@ -234,8 +234,9 @@ class GoToObjectEnv(VLNEnv):
     ``split`` ("train", "seen" or "unseen": unseen has held-out layouts and phrasings),
     ``room_size=(5, 7)``, ``num_distractors=(1, 5)``, ``max_steps=40``, ``view_size=64``,
     ``fov_deg=90``, ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None``
-    (square pixels), ``expert="shortest" | "in_view"`` (``info["expert_action"]``: the shortest
-    path, or as short in cells with the goal kept in view; ``envs.core.in_view_expert``).
+    (square pixels), ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the
+    shortest path; as short in cells with the goal kept in view; or that, after turning left until
+    the goal has been in view; ``envs.core.in_view_expert``).
     """
 
     def __init__(self, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
