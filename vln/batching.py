@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agents.vocabulary import PAD_ID
+from agents.vocabulary import PAD_ID, UNK_ID
 from vln.objectives import Sample
 
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
@@ -97,3 +97,9 @@ def word_positions(tokens: np.ndarray) -> np.ndarray:
     n = words.sum(axis=1, keepdims=True)
     pos = np.arange(tokens.shape[1], dtype=np.float32)[None, :] / np.maximum(n - 1, 1)
     return np.where(words, pos, 0.0).astype(np.float32)
+
+
+def drop_words(tokens: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``tokens`` (B, L) with each word (not the padding) replaced by ``<unk>`` with probability ``rate``."""
+    drop = (tokens != PAD_ID) & (rng.random(tokens.shape) < rate)
+    return np.where(drop, UNK_ID, tokens).astype(tokens.dtype)

@@ -57,6 +57,11 @@ class TrainConfig:
     (out of view, left, ahead, right), from the env's ``info["target_view"]`` (the built-in envs
     with ``"expert": "in_view"`` or ``"scanning"``); 0: off."""
 
+    word_dropout: float = 0.0
+    """Training minibatches replace each instruction word by ``<unk>`` with this probability
+    (every phase), so the agent reads a route from its slot words and their order rather than
+    from one template's wording; evaluation reads every word. 0: off."""
+
     # ---- phase 1: imitation
     il_episodes: int = 8000
     """Expert demonstrations for behaviour cloning (0 skips imitation)."""
@@ -161,10 +166,10 @@ class TrainConfig:
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
-                             progress_coef=self.progress_coef, target_coef=self.target_coef, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             progress_coef=self.progress_coef, target_coef=self.target_coef, word_dropout=self.word_dropout, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
-        for name in ("il_noise", "dagger_beta", "gamma"):  # probabilities and the discount
+        for name in ("il_noise", "dagger_beta", "gamma", "word_dropout"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
         if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):
@@ -193,8 +198,11 @@ ROUTE_ENV = {"num_rooms": [2, 3], "max_steps": 60, "reward_shaping": True}
 PRESETS: dict[str, dict[str, Any]] = {
     # The README's main job: FollowRoute (2-3 rooms) by imitation of the in-view expert
     # (behaviour cloning on 5,000 demonstrations, 4 DAgger rounds), then 40 REINFORCE updates,
-    # on a 2-core CPU within 15 minutes. Whole episodes are one BPTT chunk (max_steps 60).
-    "default": dict(env="vln/FollowRoute-v0", env_kwargs={**ROUTE_ENV, "expert": "in_view"}, il_episodes=5000,
+    # on a 2-core CPU within 15 minutes. Whole episodes are one BPTT chunk (max_steps 60). The
+    # instruction LSTM reads both ways: a word's features then know what follows it, and the
+    # goal is the route's last clause.
+    "default": dict(env="vln/FollowRoute-v0", env_kwargs={**ROUTE_ENV, "expert": "in_view"}, bidirectional=True,
+                    il_episodes=5000,
                     il_epochs=8.0, dagger_rounds=4, dagger_episodes=1000, dagger_epochs=1.0, rl_updates=40, il_mix=1.0,
                     rl_lr=1e-4, entropy_coef=0.0, chunk=60, batch_size=32, num_envs=64, checkpoint_every=10,
                     monitor_episodes=100),

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vln.batching import minibatch_arrays, minibatch_order, pad_steps
+from vln.batching import drop_words, minibatch_arrays, minibatch_order, pad_steps
 from vln.objectives import Sample
 
 
@@ -39,6 +39,7 @@ def fit(
     stop: Callable[[], bool] | None = None,
     learning_rate: Callable[[float], float] | None = None,
     start: int = 0,
+    word_dropout: float = 0.0,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
 
@@ -47,7 +48,9 @@ def fit(
     (e.g. a run's time budget is spent). ``learning_rate(progress)``, where given, sets the
     optimiser's rate before each minibatch from the fraction of minibatches done. ``start``
     skips the first minibatches of the order (done before a resume: the same ``rng`` state
-    draws the same order).
+    draws the same order). ``word_dropout``: each minibatch's instruction words become
+    ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
+    ``rng``, so a resumed fit drops the same words.
     """
     if not samples:
         raise ValueError("no training samples")
@@ -57,9 +60,14 @@ def fit(
     done = 0
 
     pad_to = pad_steps(chunk)
+    # Drawn only with word dropout: without it ``rng`` goes on exactly as before.
+    drop_seed = int(rng.integers(2**63)) if word_dropout > 0 else 0
 
     def arrays(u: int) -> dict[str, np.ndarray]:
-        return minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
+        feed = minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
+        if word_dropout > 0:
+            feed["tokens"] = drop_words(feed["tokens"], word_dropout, np.random.default_rng([drop_seed, u]))
+        return feed
 
     # The next minibatch's padded arrays are assembled in a thread (NumPy copies release the
     # GIL) while the current one trains: on a GPU the assembly would otherwise idle it.

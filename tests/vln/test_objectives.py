@@ -104,6 +104,59 @@ def test_fit_follows_the_learning_rate_schedule():
     assert cloning_rate(preset("tiny")) is None
 
 
+def test_drop_words_replaces_words_not_padding():
+    from agents.vocabulary import PAD_ID, UNK_ID
+    from vln.batching import drop_words
+
+    tokens = np.random.default_rng(0).integers(2, 50, (400, 30)).astype(np.int32)
+    tokens[:, 20:] = PAD_ID
+    np.testing.assert_array_equal(drop_words(tokens, 0.0, np.random.default_rng(1)), tokens)
+    everything = drop_words(tokens, 1.0, np.random.default_rng(1))
+    assert (everything[:, :20] == UNK_ID).all() and (everything[:, 20:] == PAD_ID).all()
+    some = drop_words(tokens, 0.25, np.random.default_rng(1))
+    dropped = some[:, :20] != tokens[:, :20]
+    assert 0.23 < dropped.mean() < 0.27 and (some[dropped.nonzero()[0], dropped.nonzero()[1]] == UNK_ID).all()
+    assert (some[:, 20:] == PAD_ID).all() and some.dtype == tokens.dtype
+    np.testing.assert_array_equal(some, drop_words(tokens, 0.25, np.random.default_rng(1)))
+
+
+def test_fit_drops_words_in_training_minibatches_only_when_asked(monkeypatch):
+    """With word_dropout the minibatches fit trains on carry <unk> for some words, the same ones
+    for the same rng; without it the words are whole and the rng advances as it always did."""
+    import vln.optimiser
+    from agents.vocabulary import UNK_ID
+    from vln.optimiser import fit
+
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    samples = imitation_samples([_traj(4, np.random.default_rng(k)) for k in range(8)])
+    fed: list[np.ndarray] = []
+
+    def record(agent, arrays, *, chunk):
+        fed.append(arrays["tokens"].copy())
+        return {"loss": 0.0}
+
+    monkeypatch.setattr(vln.optimiser, "update_chunks", record)
+
+    def tokens(rate: float, seed: int = 3) -> tuple[np.ndarray, dict]:
+        fed.clear()
+        rng = np.random.default_rng(seed)
+        fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=8, rng=rng, word_dropout=rate)
+        return np.concatenate(fed), rng.bit_generator.state
+
+    whole, state = tokens(0.0)
+    plain_rng = np.random.default_rng(3)
+    fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=8, rng=plain_rng)
+    assert state == plain_rng.bit_generator.state and not (whole == UNK_ID).any()
+    dropped, _ = tokens(0.5)
+    words = whole > 1
+    assert 0.3 < (dropped[words] == UNK_ID).mean() < 0.7
+    np.testing.assert_array_equal(dropped[~words], whole[~words])
+    np.testing.assert_array_equal(dropped, tokens(0.5)[0])
+    assert not np.array_equal(dropped, tokens(0.5, seed=4)[0])
+
+
 def test_the_progress_loss_asks_the_attention_to_move_along_the_instruction():
     from keras import ops
 
