@@ -275,8 +275,8 @@ class EpisodeBatch:
                            self.col[idx], self.heading[idx] if headings is None else headings, self.renderer.fov_deg)
 
     def step_info(self, idx: np.ndarray) -> dict[str, Any]:
-        """The per-step info of the envs ``idx``: the expert's action, and with the in-view
-        expert where its target is in the view (``target_view``)."""
+        """The per-step info of the envs ``idx``: the expert's action, and with the in-view or
+        the scanning expert where its target is in the view (``target_view``)."""
         info: dict[str, Any] = {"expert_action": self.expert_action(idx)}
         if self.waypoints:
             info["target_view"] = self.target_view(idx)
