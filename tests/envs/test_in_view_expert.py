@@ -1,4 +1,5 @@
-"""Tests for envs.core.in_view_expert: as short in cells as the shortest path, its target kept in view."""
+"""Tests for envs.core.in_view_expert: as short in cells as the shortest path, its target kept in view
+(the scanning expert's own behaviour: tests/envs/test_scanning_expert.py)."""
 
 import gymnasium
 import numpy as np
@@ -8,7 +9,7 @@ import envs
 from envs.core import jit
 from envs.core.constants import DIR_VEC, DOOR, FORWARD, LEFT, RIGHT, STOP
 from envs.core.expert import UNREACHABLE, cell_distances
-from envs.core.in_view_expert import TARGET_VIEWS, in_view_actions, stop_cells, target_view, waypoints
+from envs.core.in_view_expert import TARGET_VIEWS, WAYPOINT_EXPERTS, in_view_actions, stop_cells, target_view, waypoints
 
 
 def run(env, seed, strays=0, rng=None):
@@ -29,10 +30,11 @@ def run(env, seed, strays=0, rng=None):
 COMPILED = [False, True] if jit.AVAILABLE else [False]
 
 
+@pytest.mark.parametrize("expert", WAYPOINT_EXPERTS)  # the scanning expert walks as this one once it has looked
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
 @pytest.mark.parametrize("split", ["train", "unseen"])
-def test_it_succeeds_in_as_few_moves_as_the_shortest_path(env_id, split):
-    env = gymnasium.make(env_id, split=split, view_size=16, expert="in_view")
+def test_it_succeeds_in_as_few_moves_as_the_shortest_path(env_id, split, expert):
+    env = gymnasium.make(env_id, split=split, view_size=16, expert=expert)
     longer = 0
     for seed in range(40):
         *_, (_, info) = run(env, seed)
@@ -43,9 +45,10 @@ def test_it_succeeds_in_as_few_moves_as_the_shortest_path(env_id, split):
     assert longer > 0  # it turns more than it must somewhere: the staircase is not the shortest-action path
 
 
+@pytest.mark.parametrize("expert", WAYPOINT_EXPERTS)
 @pytest.mark.parametrize("env_id", envs.ENV_IDS)
-def test_it_recovers_from_strayed_states(env_id):
-    env = gymnasium.make(env_id, view_size=16, max_steps=400, expert="in_view")
+def test_it_recovers_from_strayed_states(env_id, expert):
+    env = gymnasium.make(env_id, view_size=16, max_steps=400, expert=expert)
     rng = np.random.default_rng(0)
     for seed in range(20):
         steps = list(run(env, 100 + seed, strays=int(rng.integers(3, 15)), rng=rng))
