@@ -80,7 +80,12 @@ class _StepLog:
         stacked = {"actions": np.stack(self.actions), "expert": np.stack(self.experts),
                    "rewards": np.stack(self.rewards), "values": np.stack(self.values),
                    "target_view": np.stack(self.target_views)}
-        att = np.stack(self.attention) if self.attention else None
+        att = None
+        if self.attention:
+            # Without max_words the policy encodes each batch of missions to its longest, so a
+            # streamed reset can widen the attention: pad to the widest (padding gets no attention).
+            width = max(a.shape[-1] for a in self.attention)
+            att = np.stack([np.pad(a, ((0, 0), (0, width - a.shape[-1]))) for a in self.attention])
         out = []
         for mission, seed, i, start, stop, info in episodes:
             steps = slice(start, stop)

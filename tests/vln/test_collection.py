@@ -72,6 +72,25 @@ def test_stream_equals_waves_greedy_agent():
     assert len({len(t) for t in streamed}) > 1
 
 
+def test_stream_without_max_words_takes_missions_of_any_length():
+    """Without max_words each reset re-encodes the missions to the longest: the attention
+    widens as longer routes stream in, and the episodes are still collected (zero padded)."""
+    from agents import AgentConfig, VLNAgent
+    from vln.collection import sample_missions
+    from agents.vocabulary import Vocabulary
+
+    env = make_vector_env("vln/FollowRoute-v0", 4, env_kwargs={"num_rooms": [2, 3], "max_steps": 8})
+    vocab = Vocabulary.build(sample_missions(env, 64, 0))
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, hidden=16, text_hidden=8), vocab)
+    streamed = run_stream(env, AgentPolicy(agent, "greedy"), 40, seed=0)
+    words = [len(t.mission.split()) for t in streamed]
+    assert max(words[4:]) > max(words[:4])  # a longer mission came in by a partial reset
+    width = streamed[0].attention.shape[1]
+    for t in streamed:
+        assert t.attention.shape == (len(t), width)
+        np.testing.assert_allclose(t.attention.sum(axis=1), 1.0, rtol=1e-5)
+
+
 def test_stream_on_gymnasium_sync_env():
     """A custom env (Gymnasium's SyncVectorEnv) streams through its partial resets too."""
     env = make_vector_env("examples.word_action_env:WordActionEnv", 3)
