@@ -1,11 +1,10 @@
 """Minibatches from samples: shuffled, bucketed by length, padded to a multiple of ``pad_steps``.
 
 Sorting by length within windows keeps the padding small. How far to pad is the backend's
-matter (``pad_steps``, ``pad_words``): TensorFlow's traced training step takes any number of
-steps or words once it has seen two (``reduce_retracing``), so padding to a multiple of
-``TF_PAD_STEPS`` steps and of ``TF_PAD_WORDS`` words only costs the compute; XLA on JAX
-compiles each new shape, so there minibatches pad to a multiple of the chunk and to
-``max_words``, and the step sees only a few shapes.
+matter (``pad_steps``): TensorFlow's traced training step takes any number of steps once it
+has seen two (``reduce_retracing``), so padding to a multiple of ``TF_PAD_STEPS`` only costs
+the frames; XLA on JAX compiles each new shape, so there minibatches pad to a multiple of the
+chunk and the step sees only a few shapes.
 """
 
 from __future__ import annotations
@@ -21,10 +20,6 @@ BUCKET_BATCHES = 32  # minibatches per length-sorting window
 # TensorFlow: minibatches pad to a multiple of this many steps. With padding to a multiple of
 # a 20-step chunk, a third of the main job's cloning compute went on padded frames.
 TF_PAD_STEPS = 5
-# TensorFlow: instruction tokens pad to the minibatch's longest, rounded up to a multiple of
-# this. The main job's instructions average 19 words against its 48-token limit, and the
-# instruction LSTM and every step's attention run over the padding too (14% of a step).
-TF_PAD_WORDS = 8
 
 
 def pad_steps(chunk: int) -> int:
@@ -32,13 +27,6 @@ def pad_steps(chunk: int) -> int:
     import keras
 
     return min(chunk, TF_PAD_STEPS) if keras.backend.backend() == "tensorflow" else chunk
-
-
-def pad_words() -> int | None:
-    """The multiple minibatches pad their tokens to on this Keras backend (None: to ``max_words``)."""
-    import keras
-
-    return TF_PAD_WORDS if keras.backend.backend() == "tensorflow" else None
 
 
 def minibatch_order(lengths: np.ndarray, epochs: float, batch_size: int, rng: np.random.Generator) -> np.ndarray:
@@ -59,10 +47,9 @@ def minibatch_order(lengths: np.ndarray, epochs: float, batch_size: int, rng: np
 
 
 def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: int,
-                     pad_to: int | None = None, words_to: int | None = None) -> dict[str, np.ndarray]:
+                     pad_to: int | None = None) -> dict[str, np.ndarray]:
     """The minibatch as padded (B, T) arrays, T a multiple of ``pad_to`` (default ``chunk``),
-    and (B, L) tokens: L = ``max_words``, or with ``words_to`` the longest instruction rounded
-    up to a multiple of it (at most ``max_words``; padding is masked, so the results are the same)."""
+    and (B, max_words) tokens."""
     b = len(batch)
     lengths = np.array([len(s.traj) for s in batch])
     step = pad_to or chunk
@@ -96,13 +83,8 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
             target_view[i, :t] = s.target_view
             target_mask[i, :t] = 1.0
     tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
-    width = max_words
-    if words_to:
-        longest = max(int((tokens != PAD_ID).sum(axis=1).max()), 1)
-        width = min(max_words, -(-longest // words_to) * words_to)
-    tokens = tokens[:, :width]
-    if tokens.shape[1] < width:
-        tokens = np.pad(tokens, ((0, 0), (0, width - tokens.shape[1])))
+    if tokens.shape[1] < max_words:
+        tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
     return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
             "mask": mask, "returns": returns, "value_mask": value_mask, "progress": progress,
             "progress_mask": progress_mask, "word_pos": word_positions(tokens), "target_view": target_view,

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vln.batching import drop_words, minibatch_arrays, minibatch_order, pad_steps, pad_words
+from vln.batching import drop_words, minibatch_arrays, minibatch_order, pad_steps
 from vln.objectives import Sample
 
 
@@ -59,13 +59,12 @@ def fit(
     totals: dict[str, float] = {}
     done = 0
 
-    pad_to, words_to = pad_steps(chunk), pad_words()
+    pad_to = pad_steps(chunk)
     # Drawn only with word dropout: without it ``rng`` goes on exactly as before.
     drop_seed = int(rng.integers(2**63)) if word_dropout > 0 else 0
 
     def arrays(u: int) -> dict[str, np.ndarray]:
-        feed = minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to,
-                                words_to=words_to)
+        feed = minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
         if word_dropout > 0:
             feed["tokens"] = drop_words(feed["tokens"], word_dropout, np.random.default_rng([drop_seed, u]))
         return feed

@@ -227,42 +227,6 @@ def test_padding_to_fewer_steps_trains_the_same():
     assert pad_steps(20) == (TF_PAD_STEPS if keras.backend.backend() == "tensorflow" else 20) and pad_steps(3) == 3
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_padding_to_fewer_words_trains_the_same(bidirectional):
-    """Tokens padded to the longest instruction (rounded up to ``words_to``) or to ``max_words``
-    give the same losses and the same update: padding is masked in the instruction LSTM (both
-    directions), its pooling and the policy's attention (what TensorFlow runs, ``pad_words``)."""
-    from vln.batching import TF_PAD_WORDS, pad_words
-
-    vocab = Vocabulary.build(["go to the red ball"])
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
-                                 text_hidden=8, conv_filters=(4, 4, 4), bidirectional=bidirectional), vocab)
-    rng = np.random.default_rng(4)
-    from dataclasses import replace
-
-    # Missions of 5 and 4 tokens.
-    samples = imitation_samples([_traj(7, rng), replace(_traj(2, rng), mission="go to the ball")])
-    start = agent.get_weights()
-    losses, weights = {}, {}
-    for words_to in (None, 2, 3):
-        agent.set_weights(start)
-        agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0), learning_rate=1e-2)
-        feed = minibatch_arrays(agent, samples, chunk=4, max_words=16, words_to=words_to)
-        assert feed["tokens"].shape == (2, {None: 16, 2: 6, 3: 6}[words_to])
-        assert feed["word_pos"].shape == feed["tokens"].shape
-        losses[words_to] = update_chunks(agent, feed, chunk=4)["loss"]
-        weights[words_to] = agent.get_weights()
-    for words_to in (2, 3):
-        assert losses[words_to] == pytest.approx(losses[None], rel=1e-5)
-        for a, b in zip(weights[words_to], weights[None]):
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
-    # Never wider than max_words, whatever the rounding.
-    assert minibatch_arrays(agent, samples, chunk=4, max_words=4, words_to=8)["tokens"].shape == (2, 4)
-    import keras
-
-    assert pad_words() == (TF_PAD_WORDS if keras.backend.backend() == "tensorflow" else None)
-
-
 def test_the_target_view_loss_is_a_cross_entropy_on_labelled_steps():
     from keras import ops
 
