@@ -405,16 +405,32 @@ class VLNAgent(keras.Model):
         learning_rate: float = 1e-3,
         clipnorm: float | None = 1.0,
         jit_compile: bool | str = "auto",
+        ema_momentum: float = 0.0,
     ) -> None:
         """Compile with Adam, gradient clipping by global norm and ``objective`` as the loss.
 
         ``objective(y, y_pred)`` returns the loss and its named terms (``loss``,
         ``policy_loss``, ``value_loss``, ``entropy``), e.g. ``vln.objectives.loss_terms``
         with its coefficients bound. Call again to change it: it is baked into the compiled step.
+        With ``ema_momentum`` in (0, 1), the optimizer also keeps an exponential moving average
+        of the weights (Keras's ``use_ema``); ``use_averaged_weights()`` copies it into the agent.
         """
+        if not 0.0 <= ema_momentum < 1.0:
+            raise ValueError(f"ema_momentum must be in [0, 1), got {ema_momentum}")
         self.objective = objective
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clipnorm)
+        ema = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum > 0 else {}
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, global_clipnorm=clipnorm, **ema)
         self.compile(optimizer=optimizer, jit_compile=jit_compile)
+
+    def use_averaged_weights(self) -> bool:
+        """Copy the optimizer's moving average of the weights into the agent (see
+        ``compile_for_training``'s ``ema_momentum``); False, changing nothing, where it keeps none
+        or has taken no step yet."""
+        opt = self.optimizer
+        if opt is None or not opt.use_ema or not opt.built or int(ops.convert_to_numpy(opt.iterations)) == 0:
+            return False
+        opt.finalize_variable_values(self.trainable_variables)
+        return True
 
     def compute_loss(
         self,

@@ -77,6 +77,14 @@ class TrainConfig:
     """Passes over the aggregated data after each round."""
     dagger_beta: float = 0.5
     """Probability of taking the expert's action in the first round (halved each round)."""
+    dagger_replay: int = 0
+    """Each DAgger round trains on its new episodes plus this many earlier samples drawn at
+    random (demonstrations and earlier rounds'), instead of on all the data so far (0): a
+    round's cost stays fixed, so the same minutes buy more rounds of the agent's own states."""
+    ema: float = 0.0
+    """Momentum of an exponential moving average of the weights during imitation (behaviour
+    cloning and each DAgger round), which then replaces the weights at the end of each (0: off;
+    0.99 averages over about the last 100 minibatches)."""
 
     # ---- phase 2: REINFORCE
     rl_updates: int = 0
@@ -164,7 +172,7 @@ class TrainConfig:
                          clipnorm=self.clipnorm, batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
-                             dagger_beta=self.dagger_beta, rl_updates=self.rl_updates, gamma=self.gamma,
+                             dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
                              progress_coef=self.progress_coef, target_coef=self.target_coef, word_dropout=self.word_dropout, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
@@ -172,6 +180,8 @@ class TrainConfig:
         for name in ("il_noise", "dagger_beta", "gamma", "word_dropout"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
+        if self.ema >= 1:
+            raise ValueError(f"--ema must be below 1, got {self.ema}")
         if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):
             raise ValueError(f"--rl-group must be at least 2 and divide --num-envs ({self.num_envs}) with "
                              f"--rl-baseline group, got {self.rl_group}")

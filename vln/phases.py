@@ -109,7 +109,8 @@ def compile_imitation(run: RunState, agent, learning_rate: float | None = None) 
     config = run.config
     agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=config.progress_coef,
                                          target_coef=config.target_coef),
-                               learning_rate=learning_rate or config.lr, clipnorm=config.clipnorm)
+                               learning_rate=learning_rate or config.lr, clipnorm=config.clipnorm,
+                               ema_momentum=config.ema)
 
 
 def cloning_rate(config) -> Callable[[float], float] | None:
@@ -154,6 +155,7 @@ def behaviour_cloning(run: RunState, agent, dataset: list[Sample]) -> None:
         compile_imitation(run, agent)
         stats = train(run, agent, "il", dataset, config.il_epochs, config.batch_size, cloning_rate(config),
                       resumable=True)
+        agent.use_averaged_weights()  # (with --ema; the checkpoint below keeps the average)
         run.log_row("il", stats, heldout=heldout_success(run, agent))
     run.complete("il", agent)
 
@@ -185,14 +187,27 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
     while c["round"] < config.dagger_rounds and not run.out_of_time():
         trajs = episodes(c["round"])
         c["env_frames"] += sum(len(t) for t in trajs)
-        dataset += imitation_samples(trajs)
-        stats = train(run, agent, "dagger", dataset, config.dagger_epochs, config.batch_size)
+        fresh = imitation_samples(trajs)
+        dataset += fresh
+        stats = train(run, agent, "dagger", replayed(run, dataset, len(fresh)), config.dagger_epochs, config.batch_size)
         stop()
+        agent.use_averaged_weights()
         c["round"] += 1
         run.log_row("dagger", stats, success_rate=float(np.mean([t.success for t in trajs])),
                     heldout=heldout_success(run, agent))
         run.save_checkpoint(agent)
     run.complete("dagger", agent)
+
+
+def replayed(run: RunState, dataset: list[Sample], fresh: int) -> list[Sample]:
+    """What a DAgger round trains on: its ``fresh`` new samples (the end of ``dataset``) and
+    ``--dagger-replay`` earlier ones drawn at random, or all of ``dataset`` where that is 0."""
+    replay = run.config.dagger_replay
+    if replay == 0:
+        return dataset
+    older = len(dataset) - fresh
+    picks = np.sort(run.rng.choice(older, min(replay, older), replace=False))
+    return dataset[older:] + [dataset[i] for i in picks]
 
 
 # ----------------------------------------------------------------------------- 4. REINFORCE
