@@ -59,6 +59,11 @@ class AgentConfig:
     landmarks, the goal); with two heads the summary held the first door and the turn,
     and the goal's words got almost no weight."""
 
+    film_last_word: bool = False
+    """The visual FiLM also reads the instruction LSTM's (forward) state at the last word: the
+    route ends with the goal's clause, which the learned pooling queries leave out (they settle
+    on the first door or landmark), so without it the features are not conditioned on the goal."""
+
     target_classes: int = 0
     """Classes of the target head (0: none): an auxiliary linear head on the policy's state and
     attended words, trained to say where the route's next door or goal is in the view (the
@@ -99,6 +104,11 @@ class AgentConfig:
         for _, stride in VISUAL_STEMS[self.visual_stem]:
             h, w = -(-h // stride), -(-w // stride)
         return h, w
+
+    @property
+    def summary_dim(self) -> int:
+        """Size of the instruction summary the visual FiLM reads (``encode_instruction``'s ``summary``)."""
+        return self.pool_heads * self.word_dim + (self.text_hidden if self.film_last_word else 0)
 
     @property
     def word_dim(self) -> int:

@@ -154,13 +154,21 @@ class VLNAgent(keras.Model):
         }
 
     def _encode(self, tokens: Any) -> tuple[Any, Any, Any]:
-        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, pool_heads * D)."""
+        """tokens (B, L) -> word features (B, L, D) zeroed on padding, bool mask, summary (B, summary_dim)."""
         tokens = ops.cast(tokens, "int32")
         mask = ops.not_equal(tokens, PAD_ID)
         x = self.word_embedding(tokens)
         words = self.text_rnn(x, mask=mask)
         words = words * ops.cast(mask, words.dtype)[..., None]
-        return words, mask, self._pool(words, mask)
+        summary = self._pool(words, mask)
+        if self.config.film_last_word:
+            # The forward LSTM's state at each instruction's last real word: a word whose next is
+            # padding (padding follows the words).
+            real = ops.cast(mask, words.dtype)
+            at_last = real - ops.concatenate([real[:, 1:], ops.zeros_like(real[:, :1])], axis=1)
+            final = ops.sum(at_last[..., None] * words[..., : self.config.text_hidden], axis=1)
+            summary = ops.concatenate([summary, final], axis=-1)
+        return words, mask, summary
 
     def _pool(self, words: Any, mask: Any) -> Any:
         """Instruction summary (B, pool_heads * D): attention-pooled words, one learned query a head."""
@@ -331,7 +339,7 @@ class VLNAgent(keras.Model):
             inp = {
                 "words": keras.Input(shape=(None, cfg.word_dim), name="words"),
                 "mask": keras.Input(shape=(None,), name="mask"),
-                "summary": keras.Input(shape=(cfg.pool_heads * cfg.word_dim,), name="summary"),
+                "summary": keras.Input(shape=(cfg.summary_dim,), name="summary"),
                 "image": keras.Input(shape=cfg.image_shape, dtype="uint8", name="image"),
                 "prev_action": keras.Input(shape=(), dtype="int32", name="prev_action"),
                 "state_h": keras.Input(shape=(cfg.hidden,), name="state_h"),

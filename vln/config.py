@@ -47,6 +47,9 @@ class TrainConfig:
     pool_heads: int = 2
     """Learned queries that pool the instruction's words into the visual FiLM's input: one
     per thing the route names that the features should pick out (doors, landmarks, goal)."""
+    film_last_word: bool = False
+    """The visual FiLM also reads the instruction LSTM's state at the last word, where the goal's
+    clause ends the route (the learned pooling settles on the first door or landmark)."""
     progress_coef: float = 0.0
     """Weight of the progress loss on the expert's demonstrations: the policy's attention over
     the words should move from the instruction's first word to its last as the route goes

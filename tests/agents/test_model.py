@@ -351,3 +351,61 @@ def test_step_film_changes_the_policy_with_the_attended_words(tmp_path):
     loaded = load_agent(tmp_path / "agent.keras")
     assert loaded.config.step_film
     np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], after, atol=1e-6)
+
+
+def test_averaged_weights_are_the_moving_average_of_the_steps():
+    """With ``ema_momentum`` m the agent ends on m * (average so far) + (1 - m) * (latest weights),
+    the first step's weights starting the average; without it nothing changes."""
+    agent = make_agent("lstm", seed=5)
+    batch = _train_batch(agent)
+    agent.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-2, ema_momentum=0.5)
+    assert not agent.use_averaged_weights()  # no step taken: no average yet
+    seen = []
+    for _ in range(3):
+        agent.train_batch(batch)
+        seen.append([v.numpy().copy() for v in agent.trainable_variables])
+    expected = [0.5 * (0.5 * a + 0.5 * b) + 0.5 * c for a, b, c in zip(*seen)]
+    assert agent.use_averaged_weights()
+    got = [v.numpy() for v in agent.trainable_variables]
+    assert any(not np.allclose(g, s) for g, s in zip(got, seen[-1]))  # it moved off the last step's
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+    plain = make_agent("lstm", seed=5)
+    plain.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-2)
+    plain.train_batch(batch)
+    before = [v.numpy().copy() for v in plain.trainable_variables]
+    assert not plain.use_averaged_weights()
+    assert all(np.array_equal(b, v.numpy()) for b, v in zip(before, plain.trainable_variables))
+    with pytest.raises(ValueError, match="ema_momentum"):
+        plain.compile_for_training(objective(), ema_momentum=1.0)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_film_last_word_conditions_the_features_on_the_instructions_last_word(bidirectional):
+    """The summary gains the forward LSTM's state at each instruction's last real word: padding
+    after it changes nothing, and instructions that differ only in their last word get
+    different summaries in that part (the pooled part may not notice)."""
+    agent = make_agent("lstm", bidirectional, film_last_word=True)
+    cfg = agent.config
+    batch = make_batch(agent, t=3)
+    length = batch["tokens"].shape[1]
+    enc = agent.encode_instruction(batch["tokens"])
+    assert enc["summary"].shape == (len(TEXTS), cfg.summary_dim)
+    assert cfg.summary_dim == cfg.pool_heads * cfg.word_dim + cfg.text_hidden
+    # The extra part is the forward state at the last word.
+    n_words = (batch["tokens"] != 0).sum(1)
+    fwd = enc["words"][np.arange(len(TEXTS)), n_words - 1, : cfg.text_hidden]
+    np.testing.assert_allclose(enc["summary"][:, -cfg.text_hidden:], fwd, atol=1e-6)
+    padded = agent.encode_instruction(agent.vocab.encode_batch(TEXTS, max_len=length + 4))
+    np.testing.assert_allclose(enc["summary"], padded["summary"], atol=1e-5)
+    a, b = agent.vocab.encode_batch(["go to the red ball", "go to the red door"])
+    ends = agent.encode_instruction(np.stack([a, b]))["summary"][:, -cfg.text_hidden:]
+    assert not np.allclose(ends[0], ends[1])
+    # The FiLM reads it, and the sequence and step entry points still agree.
+    kernel = agent.film_params.kernel
+    kernel.assign(np.random.default_rng(1).normal(0, 0.5, kernel.shape).astype("float32"))
+    seq = agent.sequence_forward(batch)
+    state = agent.initial_state(len(TEXTS))
+    o = agent.step(enc, batch["images"][:, 0], batch["prev_actions"][:, 0], state)
+    np.testing.assert_allclose(o["logits"], seq["logits"][:, 0], atol=1e-4)

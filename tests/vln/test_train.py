@@ -167,3 +167,21 @@ def test_a_run_keeps_its_imitation_agent_and_monitors_heldout_success(tmp_path):
     heldout = {(r["phase"], r["step"]): float(r["heldout_success_rate"]) for r in rows if r["heldout_success_rate"] != ""}
     assert set(heldout) == {("il", "0"), ("dagger", "1"), ("rl", "1"), ("rl", "2")}
     assert all(0.0 <= v <= 1.0 for v in heldout.values())
+
+
+def test_dagger_replay_trains_on_the_new_samples_and_a_seeded_draw_of_the_old():
+    from types import SimpleNamespace
+
+    from vln.phases import replayed
+
+    def run_with(replay: int, seed: int = 0):
+        return SimpleNamespace(config=SimpleNamespace(dagger_replay=replay), rng=np.random.default_rng(seed))
+
+    data = list(range(100))  # stand-ins for samples: 90 earlier, 10 new
+    assert replayed(run_with(0), data, 10) is data
+    got = replayed(run_with(25), data, 10)
+    assert got[:10] == data[90:] and len(got) == 35
+    assert len(set(got[10:])) == 25 and all(x < 90 for x in got[10:])
+    assert got == replayed(run_with(25), data, 10)  # the run's seed decides the draw
+    assert got != replayed(run_with(25, seed=1), data, 10)
+    assert sorted(replayed(run_with(500), data, 10)) == data  # asked for more than there is: all of it
