@@ -1,0 +1,66 @@
+"""The sightlines of FollowRoute episodes: which door the agent left by, what it had seen."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import envs  # noqa: F401  (registers the envs)
+from envs.core.constants import DOOR
+from vln.sightlines import DOOR_CASES, GOAL_CASES, _Track, format_sightlines, sightlines
+
+ROUTE = {"num_rooms": [2, 3], "max_steps": 60}
+
+
+def drive(track, env, actions):
+    for a in actions:
+        _, _, terminated, truncated, info = env.step(a)
+        if terminated or truncated:
+            track.end(info)
+            return info
+        track.step(info, DOOR)
+    return None
+
+
+def test_the_expert_leaves_by_the_routes_door_having_seen_it_and_sees_the_goal():
+    for seed in range(5):
+        env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
+        _, info = env.reset(seed=seed)
+        track = _Track(env, info)
+        assert env.batch.grid[0][track.route_door] == DOOR
+        while True:
+            _, _, terminated, truncated, info = env.step(int(info["expert_action"]))
+            if terminated or truncated:
+                track.end(info)
+                break
+            track.step(info, DOOR)
+        assert info["success"]
+        assert track.left_by == track.route_door and track.door_seen and track.goal_ever
+        assert track.door_case() == DOOR_CASES[0]
+        assert track.goal_case() == GOAL_CASES[0]  # the in-view expert stops facing the goal
+
+
+def test_turning_on_the_spot_never_leaves_the_start_room():
+    env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
+    _, info = env.reset(seed=3)
+    track = _Track(env, info)
+    left = [a for a, name in enumerate(env.metadata["action_names"]) if name.lower() == "left"][0]
+    assert drive(track, env, [left] * 100) is not None  # truncated at max_steps
+    assert track.left_by is None and track.door_case() == DOOR_CASES[3] and not track.goal_ever
+
+
+def test_sightlines_counts_add_up_and_other_envs_are_refused():
+    from agents import AgentConfig, VLNAgent, Vocabulary
+
+    env = gym.make("vln/FollowRoute-v0", **ROUTE)
+    missions = [env.reset(seed=s)[0]["mission"] for s in range(50)]
+    vocab = Vocabulary.build(missions)
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=int(env.action_space.n), hidden=16, text_hidden=8,
+                                 conv_filters=(4, 8, 8), attention_dim=8), vocab)
+    result = sightlines(agent, "vln/FollowRoute-v0", ROUTE, 12, seed=100, num_envs=5)
+    assert result["episodes"] == 12 == sum(result["outcomes"].values())
+    failures = 12 - result["outcomes"].get("success", 0)
+    assert sum(result["doors"].values()) == failures
+    assert sum(result["goal"].values()) == result["outcomes"].get("at_distractor", 0)
+    assert "failures: how the agent left the start room" in format_sightlines(result)
+    with pytest.raises(ValueError, match="rooms and doors"):
+        sightlines(agent, "vln/GoToObject-v0", {}, 2, seed=0)

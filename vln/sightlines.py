@@ -1,0 +1,138 @@
+"""What the agent had seen when it went wrong: FollowRoute failures against the route's first
+door and the goal, each checked for having been in the agent's view.
+
+For each episode the agent drives greedily, two questions the episode's own info cannot answer:
+
+- **Which door did it leave the start room by, and had it seen the right one?** The route's first
+  door is the in-view expert's waypoint from the start cell. While the agent is in the start
+  room, the expert's target is that door, so ``info["target_view"]`` (the in-view expert's
+  line-of-sight test) says whether it is in the frame the agent acts on.
+- **Had it seen the goal when it stopped by another object in the goal's room?** There the
+  expert's target is the goal, so the same test says whether the goal was in view at the stop,
+  earlier, or never.
+
+A wrong door taken without the right one ever in view is a search failure; with it in view, a
+grounding one. A stop by a distractor with the goal in view is a grounding failure, too.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from vln.breakdown import failure_category
+
+DOOR_CASES = ("left by the route's door", "left by another door, the route's door seen", "left by another door, never seen",
+              "never left the start room")
+GOAL_CASES = ("goal in view at the stop", "goal seen earlier, not at the stop", "goal never in view")
+
+
+def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int, seed: int, split: str = "unseen",
+               max_words: int | None = None, num_envs: int = 64) -> dict[str, Any]:
+    """Drive ``episodes`` episodes (seeds ``seed, seed + 1, ...``) greedily with ``agent``.
+
+    Returns ``episodes``, ``success``, ``outcomes`` (failure category: count), ``doors`` (for
+    episodes that fail: ``DOOR_CASES`` → count) and ``goal`` (for stops by a distractor in the
+    goal's room: ``GOAL_CASES`` → count). The env is made with ``expert="in_view"``, whose
+    line-of-sight test this needs; the episodes are the same as with any expert.
+    """
+    import gymnasium as gym
+
+    from envs.core.constants import DOOR
+    from vln.policies import AgentPolicy
+
+    kwargs = {**env_kwargs, "expert": "in_view", "split": split}
+    probe = gym.make(env_id, **kwargs).unwrapped
+    probe.reset(seed=seed)
+    episode = getattr(probe, "episode", None)
+    if episode is None or "room_of" not in episode.extras or not (episode.grid == DOOR).any():
+        raise ValueError(f"{env_id}: sightlines needs a built-in env with rooms and doors (vln/FollowRoute-v0)")
+    outcomes: Counter = Counter()
+    doors: Counter = Counter()
+    goal: Counter = Counter()
+    done = 0
+    while done < episodes:
+        n = min(num_envs, episodes - done)
+        envs = [gym.make(env_id, **kwargs).unwrapped for _ in range(n)]
+        first = [e.reset(seed=seed + done + i) for i, e in enumerate(envs)]
+        policy = AgentPolicy(agent, "greedy", max_words=max_words)
+        policy.begin([o["mission"] for o, _ in first])
+        images = np.stack([o["image"] for o, _ in first])
+        tracks = [_Track(e, info) for e, (_, info) in zip(envs, first)]
+        live = np.ones(n, bool)
+        while live.any():
+            actions, _ = policy.act(images, np.full(n, -1))
+            for i in np.flatnonzero(live):
+                obs, _, terminated, truncated, info = envs[i].step(int(actions[i]))
+                images[i] = obs["image"]
+                if terminated or truncated:
+                    live[i] = False
+                    tracks[i].end(info)
+                else:
+                    tracks[i].step(info, DOOR)
+        for t in tracks:
+            category = failure_category(t.final)
+            outcomes[category or "success"] += 1
+            if category is not None:
+                doors[t.door_case()] += 1
+            if category == "at_distractor":
+                goal[t.goal_case()] += 1
+        done += n
+    return {"episodes": done, "success": outcomes["success"] / done, "outcomes": dict(outcomes),
+            "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]}}
+
+
+class _Track:
+    """One episode's sightings: of the route's first door before leaving the start room, of the goal in its room."""
+
+    def __init__(self, env, info: Mapping[str, Any]) -> None:
+        self.env, self.batch, ep = env, env.batch, env.episode
+        self.rooms = ep.extras["room_of"]
+        row, col = int(self.batch.row[0]), int(self.batch.col[0])
+        self.start_room = self.rooms[row, col]
+        goal = ep.objects[ep.goal]
+        self.goal_room = self.rooms[goal.row, goal.col]
+        self.route_door = tuple(int(v) for v in self.batch.waypoint[0, row, col])
+        self.door_seen = bool(info.get("target_view", 0))
+        self.left_by: tuple[int, int] | None = None
+        self.goal_now = self.goal_ever = False
+        self.final: Mapping[str, Any] = {}
+
+    def step(self, info: Mapping[str, Any], door_code: int) -> None:
+        row, col = int(self.batch.row[0]), int(self.batch.col[0])
+        in_view = bool(info.get("target_view", 0))
+        if self.left_by is None and self.batch.grid[0, row, col] == door_code:
+            self.left_by = (row, col)
+        if self.left_by is None:
+            self.door_seen |= in_view
+        self.goal_now = in_view and self.rooms[row, col] == self.goal_room
+        self.goal_ever |= self.goal_now
+
+    def end(self, info: Mapping[str, Any]) -> None:
+        self.final = info
+
+    def door_case(self) -> str:
+        if self.left_by is None:
+            return DOOR_CASES[3]
+        if self.left_by == self.route_door:
+            return DOOR_CASES[0]
+        return DOOR_CASES[1] if self.door_seen else DOOR_CASES[2]
+
+    def goal_case(self) -> str:
+        # ``goal_now`` is what the frame the agent stopped on showed (the step before the STOP).
+        return GOAL_CASES[0] if self.goal_now else GOAL_CASES[1] if self.goal_ever else GOAL_CASES[2]
+
+
+def format_sightlines(result: Mapping[str, Any]) -> str:
+    """The result as three small tables."""
+    n = result["episodes"]
+    lines = [f"{n} episodes, success {result['success']:.3f}", "", "outcome                         episodes"]
+    lines += [f"  {k:<30}{v:>8}" for k, v in sorted(result["outcomes"].items(), key=lambda kv: -kv[1])]
+    lines += ["", "failures: how the agent left the start room", ""]
+    lines += [f"  {k:<48}{v:>6}" for k, v in result["doors"].items()]
+    lines += ["", "stops by a distractor in the goal's room: the goal", ""]
+    lines += [f"  {k:<48}{v:>6}" for k, v in result["goal"].items()]
+    return "\n".join(lines)
