@@ -87,7 +87,7 @@ class TrainConfig:
     ema: float = 0.0
     """Momentum of an exponential moving average of the weights during imitation (behaviour
     cloning and each DAgger round), which then replaces the weights at the end of each (0: off;
-    0.99 averages over about the last 100 minibatches)."""
+    0.99 averages over about the last 100 minibatches; a phase resumed part way starts a new average)."""
 
     # ---- phase 2: REINFORCE
     rl_updates: int = 0

@@ -214,6 +214,7 @@ def test_entry_points_name_importable_mains():
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert set(scripts) == {"vln-train", "vln-evaluate", "vln-rollout", "vln-compare", "vln-report", "vln-imitation-accuracy",
+                            "vln-sightlines",
                             "vln-sweep"}
     for target in scripts.values():
         module, func = target.split(":")
