@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.core.constants import DOOR
 from vln.breakdown import failure_category
 
 DOOR_CASES = ("left by the route's door", "left by another door, the route's door seen", "left by another door, never seen",
@@ -41,7 +42,6 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
     """
     import gymnasium as gym
 
-    from envs.core.constants import DOOR
     from vln.policies import AgentPolicy
 
     kwargs = {**env_kwargs, "expert": "in_view", "split": split}
@@ -72,7 +72,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
                     live[i] = False
                     tracks[i].end(info)
                 else:
-                    tracks[i].step(info, DOOR)
+                    tracks[i].step(info)
         for t in tracks:
             category = failure_category(t.final)
             outcomes[category or "success"] += 1
@@ -89,10 +89,9 @@ class _Track:
     """One episode's sightings: of the route's first door before leaving the start room, of the goal in its room."""
 
     def __init__(self, env, info: Mapping[str, Any]) -> None:
-        self.env, self.batch, ep = env, env.batch, env.episode
+        self.batch, ep = env.batch, env.episode
         self.rooms = ep.extras["room_of"]
         row, col = int(self.batch.row[0]), int(self.batch.col[0])
-        self.start_room = self.rooms[row, col]
         goal = ep.objects[ep.goal]
         self.goal_room = self.rooms[goal.row, goal.col]
         self.route_door = tuple(int(v) for v in self.batch.waypoint[0, row, col])
@@ -101,10 +100,10 @@ class _Track:
         self.goal_now = self.goal_ever = False
         self.final: Mapping[str, Any] = {}
 
-    def step(self, info: Mapping[str, Any], door_code: int) -> None:
+    def step(self, info: Mapping[str, Any]) -> None:
         row, col = int(self.batch.row[0]), int(self.batch.col[0])
         in_view = bool(info.get("target_view", 0))
-        if self.left_by is None and self.batch.grid[0, row, col] == door_code:
+        if self.left_by is None and self.batch.grid[0, row, col] == DOOR:
             self.left_by = (row, col)
         if self.left_by is None:
             self.door_seen |= in_view

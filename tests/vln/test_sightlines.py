@@ -17,7 +17,7 @@ def drive(track, env, actions):
         if terminated or truncated:
             track.end(info)
             return info
-        track.step(info, DOOR)
+        track.step(info)
     return None
 
 
@@ -32,7 +32,7 @@ def test_the_expert_leaves_by_the_routes_door_having_seen_it_and_sees_the_goal()
             if terminated or truncated:
                 track.end(info)
                 break
-            track.step(info, DOOR)
+            track.step(info)
         assert info["success"]
         assert track.left_by == track.route_door and track.door_seen and track.goal_ever
         assert track.door_case() == DOOR_CASES[0]
