@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 
-def parse_env_kwargs(text: str | None) -> dict[str, Any]:
-    """``--env-kwargs`` JSON -> dict (ValueError with a one-line reason)."""
+def parse_env_kwargs(text: str | None, flag: str = "--env-kwargs") -> dict[str, Any]:
+    """``flag``'s JSON (``--env-kwargs`` or the like) -> dict (ValueError with a one-line reason)."""
     import json
 
     if not text:
@@ -16,9 +16,9 @@ def parse_env_kwargs(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--env-kwargs is not valid JSON ({exc.msg} at column {exc.colno}): {text}") from exc
+        raise ValueError(f"{flag} is not valid JSON ({exc.msg} at column {exc.colno}): {text}") from exc
     if not isinstance(value, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object like '{{\"max_steps\": 50}}', got {text}")
+        raise ValueError(f"{flag} must be a JSON object like '{{\"max_steps\": 50}}', got {text}")
     return value
 
 

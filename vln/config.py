@@ -18,6 +18,9 @@ class TrainConfig:
     """Gymnasium id of the environment, or package.module:Class (importable from the working folder)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for the env (e.g. ``{"num_rooms": [2, 3]}``)."""
+    train_env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments added to env_kwargs for the training envs only: a curriculum (e.g.
+    ``{"lookalikes": 0.5}``). The held-out monitor and the evaluation use env_kwargs alone."""
     out: str = "runs/default"
     """Run folder: agent.keras, config.json, metrics.csv, eval.json, curves.png, checkpoint/."""
     seed: int = 0
@@ -188,6 +191,10 @@ class TrainConfig:
         if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):
             raise ValueError(f"--rl-group must be at least 2 and divide --num-envs ({self.num_envs}) with "
                              f"--rl-baseline group, got {self.rl_group}")
+
+    def training_env_kwargs(self) -> dict[str, Any]:
+        """The training envs' kwargs: ``env_kwargs`` with ``train_env_kwargs`` over them."""
+        return {**self.env_kwargs, **self.train_env_kwargs}
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)

@@ -288,7 +288,7 @@ def functional_env_kwargs(env: str, env_kwargs: dict[str, Any]) -> dict[str, Any
 def check_device_rollout(config) -> None:
     """Whether a run with ``config`` (a ``vln.config.TrainConfig``) can collect on the device:
     a ``ValueError`` naming ``--device-rollout`` otherwise. Checked before a run writes anything."""
-    functional_env_kwargs(config.env, config.env_kwargs)
+    functional_env_kwargs(config.env, config.training_env_kwargs())
     import keras
 
     if keras.backend.backend() != "jax":

@@ -10,6 +10,9 @@ For each episode the agent drives greedily, two questions the episode's own info
 - **Had it seen the goal when it stopped by another object in the goal's room?** There the
   expert's target is the goal, so the same test says whether the goal was in view at the stop,
   earlier, or never.
+- **What did that other object share with the goal?** The instruction may name it on the
+  route ("walk past the red key"); otherwise it may have the goal's colour or its type, or
+  neither. The first that applies is reported.
 
 A wrong door taken without the right one ever in view is a search failure; with it in view, a
 grounding one. A stop by a distractor with the goal in view is a grounding failure, too.
@@ -23,12 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.constants import DOOR
+from envs.core.constants import COLOR_NAMES, DOOR, OBJECT_TYPES
 from vln.breakdown import failure_category
 
 DOOR_CASES = ("left by the route's door", "left by another door, the route's door seen", "left by another door, never seen",
               "never left the start room")
 GOAL_CASES = ("goal in view at the stop", "goal seen earlier, not at the stop", "goal never in view")
+DISTRACTOR_CASES = ("named on the route", "the goal's colour", "the goal's type", "neither")
 
 
 def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int, seed: int, split: str = "unseen",
@@ -37,7 +41,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
 
     Returns ``episodes``, ``success``, ``outcomes`` (failure category: count), ``doors`` (for
     episodes that fail: ``DOOR_CASES`` → count) and ``goal`` (for stops by a distractor in the
-    goal's room: ``GOAL_CASES`` → count). The env is made with ``expert="in_view"``, whose
+    goal's room: ``GOAL_CASES`` → count, and ``distractor``: ``DISTRACTOR_CASES`` → count). The env is made with ``expert="in_view"``, whose
     line-of-sight test this needs; the episodes are the same as with any expert.
     """
     import gymnasium as gym
@@ -53,6 +57,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
     outcomes: Counter = Counter()
     doors: Counter = Counter()
     goal: Counter = Counter()
+    distractor: Counter = Counter()
     done = 0
     while done < episodes:
         n = min(num_envs, episodes - done)
@@ -61,7 +66,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
         policy = AgentPolicy(agent, "greedy", max_words=max_words)
         policy.begin([o["mission"] for o, _ in first])
         images = np.stack([o["image"] for o, _ in first])
-        tracks = [_Track(e, info) for e, (_, info) in zip(envs, first)]
+        tracks = [_Track(e, info, o["mission"]) for e, (o, info) in zip(envs, first)]
         live = np.ones(n, bool)
         while live.any():
             actions, _ = policy.act(images, np.full(n, -1))
@@ -80,19 +85,22 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
                 doors[t.door_case()] += 1
             if category == "at_distractor":
                 goal[t.goal_case()] += 1
+                distractor[t.distractor_case()] += 1
         done += n
     return {"episodes": done, "success": outcomes["success"] / done, "outcomes": dict(outcomes),
-            "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]}}
+            "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]},
+            "distractor": {k: distractor[k] for k in DISTRACTOR_CASES if distractor[k]}}
 
 
 class _Track:
     """One episode's sightings: of the route's first door before leaving the start room, of the goal in its room."""
 
-    def __init__(self, env, info: Mapping[str, Any]) -> None:
+    def __init__(self, env, info: Mapping[str, Any], mission: str) -> None:
         self.batch, ep = env.batch, env.episode
-        self.rooms = ep.extras["room_of"]
+        self.rooms, self.mission = ep.extras["room_of"], mission
+        self.objects = [o for k, o in enumerate(ep.objects) if k != ep.goal]
         row, col = int(self.batch.row[0]), int(self.batch.col[0])
-        goal = ep.objects[ep.goal]
+        self.goal = goal = ep.objects[ep.goal]
         self.goal_room = self.rooms[goal.row, goal.col]
         self.route_door = tuple(int(v) for v in self.batch.waypoint[0, row, col])
         self.door_seen = bool(info.get("target_view", 0))
@@ -124,6 +132,15 @@ class _Track:
         # ``goal_now`` is what the frame the agent stopped on showed (the step before the STOP).
         return GOAL_CASES[0] if self.goal_now else GOAL_CASES[1] if self.goal_ever else GOAL_CASES[2]
 
+    def distractor_case(self) -> str:
+        """The first ``DISTRACTOR_CASES`` that applies to an object next to the final cell."""
+        row, col = int(self.batch.row[0]), int(self.batch.col[0])
+        near = [o for o in self.objects if abs(o.row - row) <= 1 and abs(o.col - col) <= 1]
+        cases = [DISTRACTOR_CASES[0] if f"{COLOR_NAMES[o.color]} {OBJECT_TYPES[o.type]}" in self.mission
+                 else DISTRACTOR_CASES[1] if o.color == self.goal.color
+                 else DISTRACTOR_CASES[2] if o.type == self.goal.type else DISTRACTOR_CASES[3] for o in near]
+        return min(cases, key=DISTRACTOR_CASES.index, default=DISTRACTOR_CASES[3])
+
 
 def format_sightlines(result: Mapping[str, Any]) -> str:
     """The result as three small tables."""
@@ -134,4 +151,6 @@ def format_sightlines(result: Mapping[str, Any]) -> str:
     lines += [f"  {k:<48}{v:>6}" for k, v in result["doors"].items()]
     lines += ["", "stops by a distractor in the goal's room: the goal", ""]
     lines += [f"  {k:<48}{v:>6}" for k, v in result["goal"].items()]
+    lines += ["", "stops by a distractor in the goal's room: what the distractor shares with the goal", ""]
+    lines += [f"  {k:<48}{v:>6}" for k, v in result.get("distractor", {}).items()]
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     # whose JAX / TensorFlow runtime has not started its threads yet.)
     imitation = (not config.init_agent and config.dagger_rounds > 0) or config.il_episodes > 0 and (
         not config.init_agent or (config.il_mix > 0 and config.rl_updates > 0))
-    env = make_vector_env(config.env, config.num_envs, "train", config.env_kwargs, imitation=imitation,
+    env = make_vector_env(config.env, config.num_envs, "train", config.training_env_kwargs(), imitation=imitation,
                           workers=config.env_workers)
     try:
         if config.target_coef > 0 and "target_view" not in env.reset(seed=config.seed)[1]:
@@ -77,7 +77,8 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
             from vln.device_rollout import DeviceEpisodes
 
             # Once per run (max_words is known now); each collection refills its bank.
-            run.device = DeviceEpisodes(agent, config.env, config.env_kwargs, config.num_envs, config.max_words)
+            run.device = DeviceEpisodes(agent, config.env, config.training_env_kwargs(), config.num_envs,
+                                        config.max_words)
         dataset, mix = phases.demonstrations(run, env)
         phases.behaviour_cloning(run, agent, dataset)
         phases.dagger(run, env, agent, dataset)

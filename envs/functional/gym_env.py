@@ -294,8 +294,9 @@ def _goto_task(room_size, num_distractors, max_steps: int) -> GoToObjectTask:
     return GoToObjectTask(room_size, num_distractors, max_steps)
 
 
-def _route_task(num_rooms, room_size: int, landmarks_per_room, max_steps: int) -> FollowRouteTask:
-    return FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
+def _route_task(num_rooms, room_size: int, landmarks_per_room, max_steps: int, lookalikes: float) -> FollowRouteTask:
+    return FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
+                           lookalikes=lookalikes)
 
 
 _GOTO_DOC = """
@@ -317,7 +318,7 @@ _ROUTE_DOC = """
     """ + _DOC_COMMON + """
     ## Arguments
     ``split="train"``, ``num_rooms=(2, 6)``, ``room_size=5``, ``landmarks_per_room=(0, 2)``,
-    ``max_steps=150``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
+    ``max_steps=150``, ``lookalikes=0.0``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"`` (the first-person view),
     ``bank_size=1024``, ``bank_start=0``, ``mission_length=512``, ``tokenize=None``; the vector
     env also ``num_envs``.
@@ -348,11 +349,11 @@ class FollowRouteJaxEnv(NavJaxEnv):
     __doc__ = _ROUTE_DOC
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
-                 max_steps: int = 150, render_mode: str | None = None, **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps), split,
+                 max_steps: int = 150, render_mode: str | None = None, lookalikes: float = 0.0, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes), split,
                              max_steps=max_steps, **kwargs)
         super().__init__(func, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
-                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, **kwargs)
+                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes, **kwargs)
 
 
 class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
@@ -360,8 +361,8 @@ class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, render_mode: str | None = None,
-                 **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps), split,
+                 lookalikes: float = 0.0, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes), split,
                              max_steps=max_steps, **kwargs)
         super().__init__(func, num_envs, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
-                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, **kwargs)
+                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes, **kwargs)

@@ -22,12 +22,18 @@ class FollowRouteTask(Task):
     Door colours are all different, and so is the goal's (colour, type) from every
     other object, so the instruction is unambiguous.
 
+    ``lookalikes``: the chance that a landmark in the goal's room is a look-alike of the goal,
+    of its colour or of its type (one or the other, evenly; never both). 0 (the default) draws
+    the landmarks as before, with no extra draws; a training curriculum raises it so that
+    telling the goal from an object of its colour or type is asked for more often.
+
     ``compiled``: draw the layouts with the numba kernel of ``envs.tasks.route_kernel``
     (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_generate``.
     """
 
     def __init__(self, num_rooms: tuple[int, int] = (2, 6), room_size: int = 5, slots: tuple[int, int] = (2, 3),
-                 landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150, compiled: bool | None = None) -> None:
+                 landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150, lookalikes: float = 0.0,
+                 compiled: bool | None = None) -> None:
         lo, hi = (num_rooms, num_rooms) if isinstance(num_rooms, int) else (int(num_rooms[0]), int(num_rooms[1]))
         if lo < 1 or hi < lo:
             raise ValueError(f"num_rooms must be a range within [2, {slots[0] * slots[1]}], got {num_rooms}")
@@ -44,12 +50,16 @@ class FollowRouteTask(Task):
             raise ValueError(f"landmarks_per_room must be within [0, {room_size * room_size - 2}], got {landmarks_per_room}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
+        if not 0.0 <= lookalikes <= 1.0:
+            raise ValueError(f"lookalikes must be a probability in [0, 1], got {lookalikes}")
         self.num_rooms, self.room_size, self.slots = (lo, hi), int(room_size), (int(slots[0]), int(slots[1]))
         self.landmarks = (int(l_lo), int(l_hi))
         pitch = self.room_size + 1
         self.max_grid = (self.slots[0] * pitch + 1, self.slots[1] * pitch + 1)
         self.max_objects = 1 + hi * l_hi
         self.default_max_steps = int(max_steps)
+        # Drawn as a percentage (one integer draw), so that the compiled kernel matches it exactly.
+        self.lookalike_pct = int(round(100 * float(lookalikes)))
         self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.AVAILABLE
 
     # ---------------------------------------------------------------- layout
@@ -73,7 +83,7 @@ class FollowRouteTask(Task):
         unseen = split == "unseen"
         failed = draw_candidates(np.array(seeds, np.uint64), tried, np.array([_LAYOUT_SALT, int(unseen)], np.uint64),
                                  np.array([_EPISODE_SALT, _SPLIT_CODE[split]], np.uint64), unseen, *self.num_rooms,
-                                 self.room_size, *self.slots, *self.landmarks, len(COLOR_NAMES), len(OBJECT_TYPES),
+                                 self.room_size, *self.slots, *self.landmarks, self.lookalike_pct, len(COLOR_NAMES), len(OBJECT_TYPES),
                                  CRC_TABLE, grid, door_color, room_of, objects, n_objects, start, streams)
         if failed >= 0:
             raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts (seed {seeds[failed]})")
@@ -134,6 +144,8 @@ class FollowRouteTask(Task):
                 kind = goal_kind
                 while kind == goal_kind:
                     kind = (int(layout_rng.integers(len(OBJECT_TYPES))), int(layout_rng.integers(len(COLOR_NAMES))))
+                if k == goal_room and self.lookalike_pct and int(layout_rng.integers(100)) < self.lookalike_pct:
+                    kind = self._lookalike(layout_rng, goal_kind)
                 cell = self._free_cell(layout_rng, corners[k], near_door, objects)
                 if cell is not None:
                     objects.append(WorldObject(cell[0], cell[1], *kind))
@@ -212,6 +224,14 @@ class FollowRouteTask(Task):
             ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors}
         return episodes
 
+    @staticmethod
+    def _lookalike(rng, goal_kind):
+        """An object kind with the goal's colour or its type, not both (``lookalikes``)."""
+        g_type, g_color = goal_kind
+        if int(rng.integers(2)) == 0:  # the goal's colour, another type
+            return (g_type + 1 + int(rng.integers(len(OBJECT_TYPES) - 1))) % len(OBJECT_TYPES), g_color
+        return g_type, (g_color + 1 + int(rng.integers(len(COLOR_NAMES) - 1))) % len(COLOR_NAMES)
+
     def _free_cell(self, rng, corner, near_door, objects):
         """A random cell of the room at ``corner`` without an object (nor, unless
         ``near_door`` is None, next to a door), in row-major order; None if there is none."""
@@ -282,7 +302,8 @@ class FollowRouteEnv(VLNEnv):
 
     ## Arguments
     ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
-    ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``view_size=64``, ``fov_deg=90``,
+    ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``lookalikes=0.0`` (the chance that a landmark in
+    the goal's room has the goal's colour or type: a training curriculum), ``view_size=64``, ``fov_deg=90``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels),
     ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the shortest path;
     as short in cells with the next door or the goal kept in view; or that, after turning left
@@ -291,8 +312,10 @@ class FollowRouteEnv(VLNEnv):
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
                  max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False,
-                 render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest") -> None:
-        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
+                 render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
+                 lookalikes: float = 0.0) -> None:
+        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
+                               lookalikes=lookalikes)
         super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
@@ -301,8 +324,10 @@ class FollowRouteVectorEnv(VLNVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0,
-                 reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest") -> None:
-        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps)
+                 reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
+                 lookalikes: float = 0.0) -> None:
+        task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
+                               lookalikes=lookalikes)
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 

@@ -40,7 +40,7 @@ def _free_cell(st, r0, c0, size, taken, near_door, use_near):
 
 
 @kernel
-def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_types,  # noqa: C901
+def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, n_colors, n_types,  # noqa: C901
               grid, door_color, room_of, objects, taken, near_door, start):
     """One candidate into the given arrays (``grid`` etc. of ``max_grid``); returns its object
     count, or 0 where ``_generate`` returns None. ``start``: (row, col, heading)."""
@@ -112,6 +112,11 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_t
             while t == g_type and col == g_color:
                 t = below(lay, n_types)
                 col = below(lay, n_colors)
+            if k == goal_room and lookalike_pct > 0 and below(lay, 100) < lookalike_pct:  # ``_lookalike``
+                if below(lay, 2) == 0:
+                    t, col = (g_type + 1 + below(lay, n_types - 1)) % n_types, g_color
+                else:
+                    t, col = g_type, (g_color + 1 + below(lay, n_colors - 1)) % n_colors
             r, c = _free_cell(lay, room_r[k] * pitch + 1, room_c[k] * pitch + 1, s, taken, near_door, True)
             if r >= 0:
                 objects[n_obj, 0], objects[n_obj, 1], objects[n_obj, 2], objects[n_obj, 3] = r, c, t, col
@@ -129,7 +134,7 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_t
 
 @kernel
 def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi,
-                    n_colors, n_types, crc_table, grid, door_color, room_of, objects, n_objects, start, episode_state):
+                    lookalike_pct, n_colors, n_types, crc_table, grid, door_color, room_of, objects, n_objects, start, episode_state):
     """``Task._candidate`` for each seed: from ``attempts[i]`` on, the first attempt whose
     candidate exists and whose layout hash is in the split. Writes the candidates (and
     the attempt taken into ``attempts``, the episode stream's state into ``episode_state``);
@@ -149,7 +154,7 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
             epi = episode_state[i]
             key[0], key[1] = episode_key[0], episode_key[1]
             seed_stream(key, epi)
-            n_obj = _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, n_colors, n_types,
+            n_obj = _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, n_colors, n_types,
                               grid[i], door_color[i], room_of[i], objects[i], taken, near_door, start[i])
             if n_obj == 0:
                 continue

@@ -253,6 +253,31 @@ def test_route_layouts(split):
         assert ep.mission.removesuffix(" and stop").endswith(goal.description)
 
 
+def test_route_lookalikes_share_the_goals_colour_or_type_in_its_room():
+    seeds = range(200)
+    plain = FollowRouteTask(num_rooms=(2, 3)).generate_batch(seeds)
+    zero = FollowRouteTask(num_rooms=(2, 3), lookalikes=0.0).generate_batch(seeds)
+    assert [(e.grid.tobytes(), e.objects, e.start, e.mission) for e in plain] == \
+        [(e.grid.tobytes(), e.objects, e.start, e.mission) for e in zero], "0 draws nothing extra"
+
+    def goal_room_landmarks(ep):
+        room_of, goal = ep.extras["room_of"], ep.objects[ep.goal]
+        return goal, [o for o in ep.objects[1:] if room_of[o.row, o.col] == room_of[goal.row, goal.col]]
+
+    shares = {"colour": 0, "type": 0}
+    for ep in FollowRouteTask(num_rooms=(2, 3), lookalikes=1.0).generate_batch(seeds):
+        goal, others = goal_room_landmarks(ep)
+        for o in others:  # every one a look-alike, never the goal's twin
+            assert (o.color == goal.color) != (o.type == goal.type)
+            shares["colour" if o.color == goal.color else "type"] += 1
+    assert min(shares.values()) > 0.35 * sum(shares.values()), shares
+    looks = [sum((o.color == g.color) or (o.type == g.type) for o in others)
+             for g, others in map(goal_room_landmarks, plain)]
+    assert sum(looks) < 0.5 * sum(len(goal_room_landmarks(ep)[1]) for ep in plain)
+    with pytest.raises(ValueError, match="lookalikes"):
+        FollowRouteTask(lookalikes=1.5)
+
+
 def test_route_room_count_is_configurable():
     for n in (2, 4, 6):
         for ep in FollowRouteTask(num_rooms=n).generate_batch(range(10)):

@@ -6,7 +6,8 @@ import pytest
 
 import envs  # noqa: F401  (registers the envs)
 from envs.core.constants import DOOR
-from vln.sightlines import DOOR_CASES, GOAL_CASES, _Track, format_sightlines, sightlines
+from envs.core.world import WorldObject
+from vln.sightlines import DISTRACTOR_CASES, DOOR_CASES, GOAL_CASES, _Track, format_sightlines, sightlines
 
 ROUTE = {"num_rooms": [2, 3], "max_steps": 60}
 
@@ -24,8 +25,8 @@ def drive(track, env, actions):
 def test_the_expert_leaves_by_the_routes_door_having_seen_it_and_sees_the_goal():
     for seed in range(5):
         env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
-        _, info = env.reset(seed=seed)
-        track = _Track(env, info)
+        obs, info = env.reset(seed=seed)
+        track = _Track(env, info, obs["mission"])
         assert env.batch.grid[0][track.route_door] == DOOR
         while True:
             _, _, terminated, truncated, info = env.step(int(info["expert_action"]))
@@ -41,11 +42,28 @@ def test_the_expert_leaves_by_the_routes_door_having_seen_it_and_sees_the_goal()
 
 def test_turning_on_the_spot_never_leaves_the_start_room():
     env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
-    _, info = env.reset(seed=3)
-    track = _Track(env, info)
+    obs, info = env.reset(seed=3)
+    track = _Track(env, info, obs["mission"])
     left = [a for a, name in enumerate(env.metadata["action_names"]) if name.lower() == "left"][0]
     assert drive(track, env, [left] * 100) is not None  # truncated at max_steps
     assert track.left_by is None and track.door_case() == DOOR_CASES[3] and not track.goal_ever
+
+
+def test_a_distractor_is_named_by_what_it_shares_with_the_goal():
+    env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
+    obs, info = env.reset(seed=0)
+    track = _Track(env, info, "walk past the red key and stop by the blue ball")
+    track.goal = WorldObject(1, 1, 0, 2)  # a blue ball
+    row, col = int(env.batch.row[0]), int(env.batch.col[0])
+    # (type, colour) of one object beside the agent's cell: ball, box, key, cone; red, green, blue.
+    for kind, case in [((2, 0), 0), ((1, 2), 1), ((0, 1), 2), ((3, 1), 3)]:
+        track.objects = [WorldObject(row + 1, col, *kind), WorldObject(row + 3, col + 3, 2, 0)]
+        assert track.distractor_case() == DISTRACTOR_CASES[case]
+    # Of two objects beside it, the case listed first wins; nothing beside it is "neither".
+    track.objects = [WorldObject(row - 1, col - 1, 0, 1), WorldObject(row, col + 1, 2, 2)]
+    assert track.distractor_case() == DISTRACTOR_CASES[1]
+    track.objects = []
+    assert track.distractor_case() == DISTRACTOR_CASES[3]
 
 
 def test_sightlines_counts_add_up_and_other_envs_are_refused():
@@ -61,6 +79,7 @@ def test_sightlines_counts_add_up_and_other_envs_are_refused():
     failures = 12 - result["outcomes"].get("success", 0)
     assert sum(result["doors"].values()) == failures
     assert sum(result["goal"].values()) == result["outcomes"].get("at_distractor", 0)
+    assert sum(result["distractor"].values()) == result["outcomes"].get("at_distractor", 0)
     assert "failures: how the agent left the start room" in format_sightlines(result)
     with pytest.raises(ValueError, match="rooms and doors"):
         sightlines(agent, "vln/GoToObject-v0", {}, 2, seed=0)

@@ -185,3 +185,27 @@ def test_dagger_replay_trains_on_the_new_samples_and_a_seeded_draw_of_the_old():
     assert got == replayed(run_with(25), data, 10)  # the run's seed decides the draw
     assert got != replayed(run_with(25, seed=1), data, 10)
     assert sorted(replayed(run_with(500), data, 10)) == data  # asked for more than there is: all of it
+
+
+def test_train_env_kwargs_reach_the_training_envs_only(tmp_path, monkeypatch):
+    """A curriculum (train_env_kwargs) changes the training envs; the monitor and eval.json keep env_kwargs."""
+    import vln.environments
+    import vln.train
+
+    made = []
+    real = vln.environments.make_vector_env
+
+    def recording(name, num_envs, split="train", env_kwargs=None, **kw):
+        made.append((split, dict(env_kwargs or {})))
+        return real(name, num_envs, split, env_kwargs, **kw)
+
+    monkeypatch.setattr(vln.train, "make_vector_env", recording)
+    monkeypatch.setattr(vln.environments, "make_vector_env", recording)
+    route = {"num_rooms": [2, 2], "max_steps": 20}
+    config = preset("tiny", env="vln/FollowRoute-v0", env_kwargs=route, train_env_kwargs={"lookalikes": 1.0},
+                    out=str(tmp_path / "run"), rl_updates=0, monitor_episodes=4)
+    assert config.training_env_kwargs() == {**route, "lookalikes": 1.0}
+    run(config, progress=False)
+    assert made[0] == ("train", {**route, "lookalikes": 1.0})
+    assert len(made) > 1 and all(kwargs == route for _, kwargs in made[1:]), made
+    assert {split for split, _ in made[1:]} >= {"seen", "unseen"}

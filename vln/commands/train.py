@@ -50,6 +50,7 @@ def config_from_args(args: argparse.Namespace):
 
     values = dataclass_values(TrainConfig, args)
     values["env_kwargs"] = parse_env_kwargs(values["env_kwargs"])
+    values["train_env_kwargs"] = parse_env_kwargs(values["train_env_kwargs"], "--train-env-kwargs")
     return TrainConfig.from_dict(values)
 
 
