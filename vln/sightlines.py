@@ -13,6 +13,9 @@ For each episode the agent drives greedily, two questions the episode's own info
 - **What did that other object share with the goal?** The instruction may name it on the
   route ("walk past the red key"); otherwise it may have the goal's colour or its type, or
   neither. The first that applies is reported.
+- **What did it face when it stopped in the goal's room but not at the goal?** Another object
+  in the cell ahead (it walked up to the wrong object: a grounding failure), or no object (it
+  stopped short, or beside the goal without facing it).
 
 A wrong door taken without the right one ever in view is a search failure; with it in view, a
 grounding one. A stop by a distractor with the goal in view is a grounding failure, too.
@@ -26,13 +29,16 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.constants import COLOR_NAMES, DOOR, OBJECT_TYPES
+from envs.core.constants import COLOR_NAMES, DIR_VEC, DOOR, OBJECT_TYPES
 from vln.breakdown import failure_category
 
 DOOR_CASES = ("left by the route's door", "left by another door, the route's door seen", "left by another door, never seen",
               "never left the start room")
 GOAL_CASES = ("goal in view at the stop", "goal seen earlier, not at the stop", "goal never in view")
 DISTRACTOR_CASES = ("named on the route", "the goal's colour", "the goal's type", "neither")
+FACING_CASES = ("another object", "no object")
+# The failures that ended in the goal's room (vln.breakdown's categories).
+IN_GOAL_ROOM = ("at_distractor", "goal_room_not_at_goal")
 
 
 def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int, seed: int, split: str = "unseen",
@@ -41,7 +47,9 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
 
     Returns ``episodes``, ``success``, ``outcomes`` (failure category: count), ``doors`` (for
     episodes that fail: ``DOOR_CASES`` → count) and ``goal`` (for stops by a distractor in the
-    goal's room: ``GOAL_CASES`` → count, and ``distractor``: ``DISTRACTOR_CASES`` → count). The env is made with ``expert="in_view"``, whose
+    goal's room: ``GOAL_CASES`` → count, and ``distractor``: ``DISTRACTOR_CASES`` → count) and
+    ``facing`` (for every failure that stopped in the goal's room: ``FACING_CASES`` → count, what
+    the cell ahead of the agent held). The env is made with ``expert="in_view"``, whose
     line-of-sight test this needs; the episodes are the same as with any expert.
     """
     import gymnasium as gym
@@ -58,6 +66,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
     doors: Counter = Counter()
     goal: Counter = Counter()
     distractor: Counter = Counter()
+    facing: Counter = Counter()
     done = 0
     while done < episodes:
         n = min(num_envs, episodes - done)
@@ -86,10 +95,13 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
             if category == "at_distractor":
                 goal[t.goal_case()] += 1
                 distractor[t.distractor_case()] += 1
+            if category in IN_GOAL_ROOM:
+                facing[t.facing_case()] += 1
         done += n
     return {"episodes": done, "success": outcomes["success"] / done, "outcomes": dict(outcomes),
             "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]},
-            "distractor": {k: distractor[k] for k in DISTRACTOR_CASES if distractor[k]}}
+            "distractor": {k: distractor[k] for k in DISTRACTOR_CASES if distractor[k]},
+            "facing": {k: facing[k] for k in FACING_CASES if facing[k]}}
 
 
 class _Track:
@@ -141,9 +153,15 @@ class _Track:
                  else DISTRACTOR_CASES[2] if o.type == self.goal.type else DISTRACTOR_CASES[3] for o in near]
         return min(cases, key=DISTRACTOR_CASES.index, default=DISTRACTOR_CASES[3])
 
+    def facing_case(self) -> str:
+        """``FACING_CASES``: whether the cell ahead of the final cell holds an object other than the goal."""
+        d_row, d_col = DIR_VEC[int(self.batch.heading[0])]
+        ahead = (int(self.batch.row[0]) + int(d_row), int(self.batch.col[0]) + int(d_col))
+        return FACING_CASES[0] if any((o.row, o.col) == ahead for o in self.objects) else FACING_CASES[1]
+
 
 def format_sightlines(result: Mapping[str, Any]) -> str:
-    """The result as three small tables."""
+    """The result as small tables, one per question."""
     n = result["episodes"]
     lines = [f"{n} episodes, success {result['success']:.3f}", "", "outcome                         episodes"]
     lines += [f"  {k:<30}{v:>8}" for k, v in sorted(result["outcomes"].items(), key=lambda kv: -kv[1])]
@@ -153,4 +171,6 @@ def format_sightlines(result: Mapping[str, Any]) -> str:
     lines += [f"  {k:<48}{v:>6}" for k, v in result["goal"].items()]
     lines += ["", "stops by a distractor in the goal's room: what the distractor shares with the goal", ""]
     lines += [f"  {k:<48}{v:>6}" for k, v in result.get("distractor", {}).items()]
+    lines += ["", "stops in the goal's room, not at the goal: what the cell ahead held", ""]
+    lines += [f"  {k:<48}{v:>6}" for k, v in result.get("facing", {}).items()]
     return "\n".join(lines)

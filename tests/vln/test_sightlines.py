@@ -7,7 +7,8 @@ import pytest
 import envs  # noqa: F401  (registers the envs)
 from envs.core.constants import DOOR
 from envs.core.world import WorldObject
-from vln.sightlines import DISTRACTOR_CASES, DOOR_CASES, GOAL_CASES, _Track, format_sightlines, sightlines
+from vln.sightlines import (DISTRACTOR_CASES, DOOR_CASES, FACING_CASES, GOAL_CASES, IN_GOAL_ROOM, _Track, format_sightlines,
+                            sightlines)
 
 ROUTE = {"num_rooms": [2, 3], "max_steps": 60}
 
@@ -66,6 +67,24 @@ def test_a_distractor_is_named_by_what_it_shares_with_the_goal():
     assert track.distractor_case() == DISTRACTOR_CASES[3]
 
 
+def test_the_cell_ahead_says_whether_the_agent_faced_another_object():
+    from envs.core.constants import DIR_VEC
+
+    env = gym.make("vln/FollowRoute-v0", expert="in_view", split="unseen", **ROUTE).unwrapped
+    obs, info = env.reset(seed=0)
+    track = _Track(env, info, obs["mission"])
+    row, col, heading = int(env.batch.row[0]), int(env.batch.col[0]), int(env.batch.heading[0])
+    d_row, d_col = (int(v) for v in DIR_VEC[heading])
+    behind = WorldObject(row - d_row, col - d_col, 0, 1)
+    track.objects = [behind]
+    assert track.facing_case() == FACING_CASES[1]  # an object behind the agent is not faced
+    track.objects = [behind, WorldObject(row + d_row, col + d_col, 2, 0)]
+    assert track.facing_case() == FACING_CASES[0]
+    env.batch.heading[0] = (heading + 2) % 4  # turned round: now it faces the one that was behind
+    track.objects = [behind]
+    assert track.facing_case() == FACING_CASES[0]
+
+
 def test_sightlines_counts_add_up_and_other_envs_are_refused():
     from agents import AgentConfig, VLNAgent, Vocabulary
 
@@ -80,6 +99,8 @@ def test_sightlines_counts_add_up_and_other_envs_are_refused():
     assert sum(result["doors"].values()) == failures
     assert sum(result["goal"].values()) == result["outcomes"].get("at_distractor", 0)
     assert sum(result["distractor"].values()) == result["outcomes"].get("at_distractor", 0)
+    assert sum(result["facing"].values()) == sum(result["outcomes"].get(c, 0) for c in IN_GOAL_ROOM)
+    assert "what the cell ahead held" in format_sightlines(result)
     assert "failures: how the agent left the start room" in format_sightlines(result)
     with pytest.raises(ValueError, match="rooms and doors"):
         sightlines(agent, "vln/GoToObject-v0", {}, 2, seed=0)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 DESCRIPTION = """Train a VLN agent: imitation (behaviour cloning + DAgger), then REINFORCE, then evaluation.
 
-With no flags this is the README's main job: the default agent on vln/GoToObject-v0.
+With no flags this is the README's main job: a route follower on vln/FollowRoute-v0 (2-3 rooms)
+by imitation of the in-view expert, then REINFORCE; --preset goto trains on vln/GoToObject-v0.
 The backend is Keras's: set KERAS_BACKEND=jax (or tensorflow, the default) in the environment.
 Every TrainConfig field is a flag; the defaults shown are those of --preset (and --out is
 runs/<preset>), so `--preset route --help` shows the route preset's.
