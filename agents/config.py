@@ -69,6 +69,10 @@ class AgentConfig:
     attended words, trained to say where the route's next door or goal is in the view (the
     built-in envs' ``info["target_view"]``: out of view, left, ahead, right)."""
 
+    goal_classes: int = 0
+    """Classes of the goal head (0: none): the same kind of head, trained to say where the goal
+    object is in the view at every step (the built-in envs' ``info["goal_view"]``)."""
+
     attention_dim: int = 64
     """Size of the additive attention over words."""
 
@@ -85,8 +89,9 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.rnn must be 'lstm' or 'gru', got {self.rnn!r}")
         if len(self.image_shape) != 3 or self.image_shape[2] != 3:
             raise ValueError(f"AgentConfig.image_shape must be (H, W, 3), got {self.image_shape}")
-        if self.target_classes < 0 or self.target_classes == 1:
-            raise ValueError(f"AgentConfig.target_classes must be 0 (no head) or at least 2, got {self.target_classes}")
+        for name in ("target_classes", "goal_classes"):
+            if getattr(self, name) < 0 or getattr(self, name) == 1:
+                raise ValueError(f"AgentConfig.{name} must be 0 (no head) or at least 2, got {getattr(self, name)}")
         if self.pool_heads < 1:
             raise ValueError(f"AgentConfig.pool_heads must be at least 1, got {self.pool_heads}")
         if len(self.conv_filters) != 3:

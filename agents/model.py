@@ -49,7 +49,8 @@ class VLNAgent(keras.Model):
       ``prev_actions`` (B, T) int32 (``num_actions`` = no previous action),
       ``state_h``/``state_c`` (B, hidden) float32. Outputs: ``logits`` (B, T, A),
       ``value`` (B, T), ``attention`` (B, T, L), final ``state_h``/``state_c``; with
-      ``config.target_classes``, ``target_logits`` (B, T, K) of the auxiliary target head.
+      ``config.target_classes``, ``target_logits`` (B, T, K) of the auxiliary target head; with
+      ``config.goal_classes``, ``goal_logits`` (B, T, K) of the auxiliary goal head.
     * ``encode_instruction(tokens)`` then ``step(enc, images, prev_actions, state)``:
       one compiled step for a batch of rollouts.
     """
@@ -123,6 +124,9 @@ class VLNAgent(keras.Model):
         if cfg.target_classes:
             # Auxiliary: where the route's next door or goal is in the view (training only).
             self.target_head = layers.Dense(cfg.target_classes, name="target_head")
+        if cfg.goal_classes:
+            # Auxiliary: where the goal object is in the view (training only).
+            self.goal_head = layers.Dense(cfg.goal_classes, name="goal_head")
 
         # The training objective (set by compile_for_training) and its terms' trackers.
         self.objective: Objective | None = None
@@ -288,8 +292,11 @@ class VLNAgent(keras.Model):
             "state_c": c_last,
             "attention": ops.transpose(att, (1, 0, 2)),
         }
+        feat = ops.concatenate([hs, contexts], axis=-1)
         if self.config.target_classes:
-            out["target_logits"] = ops.cast(self.target_head(ops.concatenate([hs, contexts], axis=-1)), "float32")
+            out["target_logits"] = ops.cast(self.target_head(feat), "float32")
+        if self.config.goal_classes:
+            out["goal_logits"] = ops.cast(self.goal_head(feat), "float32")
         return out
 
     def sequence_forward(self, batch: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -483,6 +490,9 @@ class VLNAgent(keras.Model):
             # The target-view loss's targets.
             "target_view": optional("target_view", steps, "int32"),
             "target_mask": optional("target_mask", steps),
+            # The goal-view loss's targets.
+            "goal_view": optional("goal_view", steps, "int32"),
+            "goal_mask": optional("goal_mask", steps),
         }
         logs = self.train_on_batch(x, y, return_dict=True)
         return {k: float(logs[k]) for k in ("loss", "policy_loss", "value_loss", "entropy")}

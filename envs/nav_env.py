@@ -20,8 +20,8 @@ from gymnasium.vector.utils import batch_space
 
 from envs.core.constants import ACTION_NAMES, DIR_VEC, DOOR, FORWARD, LEFT, NUM_ACTIONS, RIGHT, STOP, WALL
 from envs.core.expert import UNREACHABLE, cell_distances, expert_actions, expert_paths
-from envs.core.in_view_expert import (WAYPOINT_EXPERTS, check_expert, in_view_actions, scanning_actions, stop_cells,
-                                      target_cells, target_view, waypoints)
+from envs.core.in_view_expert import (WAYPOINT_EXPERTS, check_expert, goal_view, in_view_actions, scanning_actions,
+                                      stop_cells, target_cells, target_view, waypoints)
 from envs.core.outcome import outcome_info
 from envs.core.world import Episode
 from envs.render.raycast import RaycastRenderer, SceneBatch
@@ -274,12 +274,20 @@ class EpisodeBatch:
         return target_view(self.grid[idx], self.stop_dist[idx], self.waypoint[idx], self.goal[idx], self.row[idx],
                            self.col[idx], self.heading[idx] if headings is None else headings, self.renderer.fov_deg)
 
+    def goal_view(self, idx: np.ndarray) -> np.ndarray:
+        """(len(idx),) where the goal object is in each view (``envs.core.in_view_expert.goal_view``)."""
+        idx = self._rows(idx)
+        return goal_view(self.grid[idx], self.goal[idx], self.row[idx], self.col[idx], self.heading[idx],
+                         self.renderer.fov_deg)
+
     def step_info(self, idx: np.ndarray) -> dict[str, Any]:
         """The per-step info of the envs ``idx``: the expert's action, and with the in-view or
-        the scanning expert where its target is in the view (``target_view``)."""
+        the scanning expert where its target is in the view (``target_view``) and where the
+        goal is (``goal_view``)."""
         info: dict[str, Any] = {"expert_action": self.expert_action(idx)}
         if self.waypoints:
             info["target_view"] = self.target_view(idx)
+            info["goal_view"] = self.goal_view(idx)
         return info
 
     def render(self, idx: np.ndarray) -> np.ndarray:
@@ -363,7 +371,8 @@ _DOC_COMMON = """
     ``info["expert_action"]`` is given on reset and every step, and with ``expert="in_view"`` or
     ``"scanning"`` ``info["target_view"]``: where the expert's next door or the goal is in the view, an index
     into ``envs.core.in_view_expert.TARGET_VIEWS`` (out of view, left, ahead, right; an
-    auxiliary training target). At the end, ``info`` holds
+    auxiliary training target), and ``info["goal_view"]``: where the goal object is in the view,
+    wherever the route has got to (the same indices). At the end, ``info`` holds
     ``success``, ``distance_to_goal``, ``oracle_success``, ``path_length``,
     ``shortest_path_length``, ``reference_path`` and ``trajectory`` (cells, for SPL/nDTW/SDTW),
     and for failure analysis ``stopped``, ``near_distractor``, ``goal_room``, ``final_room``,

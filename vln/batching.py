@@ -66,6 +66,8 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
     progress_mask = np.zeros((b, t_pad), np.float32)
     target_view = np.zeros((b, t_pad), np.int32)
     target_mask = np.zeros((b, t_pad), np.float32)
+    goal_view = np.zeros((b, t_pad), np.int32)
+    goal_mask = np.zeros((b, t_pad), np.float32)
     for i, s in enumerate(batch):
         t = len(s.traj)
         images[i, :t] = s.traj.images
@@ -82,13 +84,16 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
         if s.target_view is not None:
             target_view[i, :t] = s.target_view
             target_mask[i, :t] = 1.0
+        if s.goal_view is not None:
+            goal_view[i, :t] = s.goal_view
+            goal_mask[i, :t] = 1.0
     tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
     if tokens.shape[1] < max_words:
         tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
     return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
             "mask": mask, "returns": returns, "value_mask": value_mask, "progress": progress,
             "progress_mask": progress_mask, "word_pos": word_positions(tokens), "target_view": target_view,
-            "target_mask": target_mask}
+            "target_mask": target_mask, "goal_view": goal_view, "goal_mask": goal_mask}
 
 
 def word_positions(tokens: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ class Trajectory:
     info: dict[str, Any]  # the env's end-of-episode info
     attention: np.ndarray | None = None  # (T, L) attention over the mission's words
     target_view: np.ndarray | None = None  # (T,) int: info["target_view"] at each observation (None: not given)
+    goal_view: np.ndarray | None = None  # (T,) int: info["goal_view"] at each observation (None: not given)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -61,13 +62,14 @@ class _StepLog:
 
     def __init__(self) -> None:
         self.images, self.actions, self.experts, self.rewards, self.values, self.attention = [], [], [], [], [], []
-        self.target_views = []
+        self.target_views, self.goal_views = [], []
 
     def act(self, images: np.ndarray, actions: np.ndarray, labels: dict[str, np.ndarray], extras: dict[str, np.ndarray]) -> None:
         self.images.append(images)
         self.actions.append(actions)
         self.experts.append(labels["expert"])
         self.target_views.append(labels["target_view"])
+        self.goal_views.append(labels["goal_view"])
         self.values.append(extras.get("values", np.zeros(len(actions))))
         if "attention" in extras:
             self.attention.append(extras["attention"])
@@ -79,7 +81,7 @@ class _StepLog:
         """One Trajectory per ``(mission, seed, env, first step, end step exclusive, end info)``."""
         stacked = {"actions": np.stack(self.actions), "expert": np.stack(self.experts),
                    "rewards": np.stack(self.rewards), "values": np.stack(self.values),
-                   "target_view": np.stack(self.target_views)}
+                   "target_view": np.stack(self.target_views), "goal_view": np.stack(self.goal_views)}
         att = None
         if self.attention:
             # Without max_words the policy encodes each batch of missions to its longest, so a
@@ -89,13 +91,14 @@ class _StepLog:
         out = []
         for mission, seed, i, start, stop, info in episodes:
             steps = slice(start, stop)
-            target = stacked["target_view"][steps, i].astype(np.int64)
+            target, goal = (stacked[key][steps, i].astype(np.int64) for key in ("target_view", "goal_view"))
             out.append(Trajectory(
                 mission=mission, seed=seed, images=gather_frames(self.images, range(start, stop), i),
                 actions=stacked["actions"][steps, i].astype(np.int64), expert=stacked["expert"][steps, i].astype(np.int64),
                 rewards=stacked["rewards"][steps, i], values=stacked["values"][steps, i].astype(np.float64), info=info,
                 attention=None if att is None else att[steps, i].copy(),
                 target_view=target if len(target) and target.min() >= 0 else None,
+                goal_view=goal if len(goal) and goal.min() >= 0 else None,
             ))
         return out
 
@@ -155,9 +158,9 @@ def gather_frames(frames: list[np.ndarray], steps: range, i: int) -> np.ndarray:
 
 def step_labels(info: dict[str, Any], n: int) -> dict[str, np.ndarray]:
     """The per-step labels of a step's info, (n,) int64 each, -1 where the env gives none:
-    ``expert`` (``info["expert_action"]``) and ``target_view`` (``info["target_view"]``)."""
+    ``expert`` (``info["expert_action"]``), ``target_view`` and ``goal_view`` (the info's keys of those names)."""
     out = {}
-    for name, key in (("expert", "expert_action"), ("target_view", "target_view")):
+    for name, key in (("expert", "expert_action"), ("target_view", "target_view"), ("goal_view", "goal_view")):
         out[name] = np.asarray(info[key], np.int64).reshape(n) if key in info else np.full(n, -1, np.int64)
     return out
 

@@ -62,6 +62,11 @@ class TrainConfig:
     imitation mix): an auxiliary head says where the route's next door or goal is in the view
     (out of view, left, ahead, right), from the env's ``info["target_view"]`` (the built-in envs
     with ``"expert": "in_view"`` or ``"scanning"``); 0: off."""
+    goal_coef: float = 0.0
+    """Weight of the goal-view loss on the imitation samples: an auxiliary head says where the
+    goal object is in the view (out of view, left, ahead, right) at every step, wherever the route
+    has got to, from the env's ``info["goal_view"]`` (the built-in envs with ``"expert": "in_view"``
+    or ``"scanning"``); 0: off."""
 
     word_dropout: float = 0.0
     """Training minibatches replace each instruction word by ``<unk>`` with this probability
@@ -180,7 +185,7 @@ class TrainConfig:
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
-                             progress_coef=self.progress_coef, target_coef=self.target_coef, word_dropout=self.word_dropout, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma", "word_dropout"):  # probabilities and the discount

@@ -34,6 +34,7 @@ class Sample:
     returns: np.ndarray | None = None  # (T,) float: value targets, or None for no value loss
     progress: np.ndarray | None = None  # (T,) float in [0, 1]: how far along the route, or None
     target_view: np.ndarray | None = None  # (T,) int: where the expert's target is in each view, or None
+    goal_view: np.ndarray | None = None  # (T,) int: where the goal is in each view, or None
 
 
 def time_progress(length: int) -> np.ndarray:
@@ -44,13 +45,15 @@ def time_progress(length: int) -> np.ndarray:
 def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0, progress: bool = False) -> list[Sample]:
     """Expert labels on every visited state, weight ``weight``; ``progress``: with the
     ``time_progress`` targets of the progress loss (for the expert's own episodes). The
-    target-view labels come along wherever the env gave them (``Trajectory.target_view``)."""
+    target-view and goal-view labels come along wherever the env gave them (``Trajectory.target_view``,
+    ``Trajectory.goal_view``)."""
     out = []
     for t in trajs:
         if (t.expert < 0).any():
             raise ValueError("imitation needs info['expert_action'] on every step; this env gives none")
         out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32),
-                          progress=time_progress(len(t)) if progress else None, target_view=t.target_view))
+                          progress=time_progress(len(t)) if progress else None, target_view=t.target_view,
+                          goal_view=t.goal_view))
     return out
 
 
@@ -98,14 +101,15 @@ def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef
 
 
 def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float,
-               progress_coef: float = 0.0, target_coef: float = 0.0) -> dict[str, Any]:
+               progress_coef: float = 0.0, target_coef: float = 0.0, goal_coef: float = 0.0) -> dict[str, Any]:
     """The loss of one teacher-forced minibatch, and its named terms (Keras ops, any backend).
 
     ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask`` (all (B, T)),
     for the progress loss ``progress``, ``progress_mask`` (B, T) and ``word_pos`` (B, L), and
-    for the target-view loss ``target_view``, ``target_mask`` (B, T); ``y_pred`` the agent's
-    ``logits`` (B, T, A), ``value`` (B, T), ``attention`` (B, T, L) and, with a target head,
-    ``target_logits`` (B, T, K).
+    for the target-view loss ``target_view``, ``target_mask`` (B, T), for the goal-view loss
+    ``goal_view``, ``goal_mask`` (B, T); ``y_pred`` the agent's ``logits`` (B, T, A), ``value``
+    (B, T), ``attention`` (B, T, L) and, with a target or a goal head, ``target_logits`` or
+    ``goal_logits`` (B, T, K).
     Returns ``loss`` and ``policy_loss`` (the weighted cross-entropy), ``entropy``,
     ``value_loss`` (times ``value_coef``).
 
@@ -121,6 +125,11 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
     ahead, right), predicted from the policy's state and attended words. The action labels
     say which way to turn; this says which of the doors and objects in view the route means,
     a dense signal for telling the goal from the landmarks and the route's door from the others.
+
+    The goal-view loss (``goal_coef`` > 0, in ``loss`` only) is the same cross-entropy on where
+    the goal object itself is in the view, at every step of the route: which of the objects in
+    view the instruction's last clause names, learnt on every frame that shows the goal or
+    other objects rather than only at the stop.
     """
     from keras import ops
 
@@ -147,17 +156,28 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
         loss = loss + progress_coef * ops.sum(progress_mask * ops.square(where - ops.cast(y["progress"], "float32"))) \
             / ops.maximum(ops.sum(progress_mask), 1.0)
     if target_coef > 0:
-        target_logp = ops.log_softmax(ops.cast(y_pred["target_logits"], "float32"), axis=-1)
-        classes = target_logp.shape[-1]
-        target = ops.clip(ops.cast(y["target_view"], "int32"), 0, classes - 1)
-        target_mask = ops.cast(y["target_mask"], "float32")
-        target_ce = -ops.sum(ops.one_hot(target, classes) * target_logp, axis=-1)
-        loss = loss + target_coef * ops.sum(target_mask * target_ce) / ops.maximum(ops.sum(target_mask), 1.0)
+        loss = loss + target_coef * view_cross_entropy(y_pred["target_logits"], y["target_view"], y["target_mask"])
+    if goal_coef > 0:
+        loss = loss + goal_coef * view_cross_entropy(y_pred["goal_logits"], y["goal_view"], y["goal_mask"])
     return {"loss": loss, "policy_loss": policy_loss, "entropy": entropy, "value_loss": value_loss}
 
 
+def view_cross_entropy(logits: Any, labels: Any, mask: Any) -> Any:
+    """Mean cross-entropy of ``logits`` (B, T, K) against the class ``labels`` (B, T) over the
+    steps ``mask`` (B, T) marks: the auxiliary view heads' loss."""
+    from keras import ops
+
+    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    classes = logp.shape[-1]
+    labels = ops.clip(ops.cast(labels, "int32"), 0, classes - 1)
+    mask = ops.cast(mask, "float32")
+    ce = -ops.sum(ops.one_hot(labels, classes) * logp, axis=-1)
+    return ops.sum(mask * ce) / ops.maximum(ops.sum(mask), 1.0)
+
+
 def objective(value_coef: float = 0.5, entropy_coef: float = 0.01, progress_coef: float = 0.0,
-              target_coef: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+              target_coef: float = 0.0, goal_coef: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
     """``loss_terms`` with its coefficients bound: what ``VLNAgent.compile_for_training`` takes."""
     return functools.partial(loss_terms, value_coef=float(value_coef), entropy_coef=float(entropy_coef),
-                             progress_coef=float(progress_coef), target_coef=float(target_coef))
+                             progress_coef=float(progress_coef), target_coef=float(target_coef),
+                             goal_coef=float(goal_coef))

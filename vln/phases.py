@@ -108,7 +108,7 @@ def heldout_success(run: RunState, agent) -> float | None:
 def compile_imitation(run: RunState, agent, learning_rate: float | None = None) -> None:
     config = run.config
     agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=config.progress_coef,
-                                         target_coef=config.target_coef),
+                                         target_coef=config.target_coef, goal_coef=config.goal_coef),
                                learning_rate=learning_rate or config.lr, clipnorm=config.clipnorm,
                                ema_momentum=config.ema)
 
@@ -234,7 +234,8 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
     def compile_rl(warming_up: bool) -> None:
         # Imitation's larger learning rate is safe for the warm-up, and fits the baseline in a few updates.
         agent.compile_for_training(objective(value_coef=config.value_coef, entropy_coef=0.0 if warming_up else config.entropy_coef,
-                                             progress_coef=config.progress_coef, target_coef=config.target_coef),
+                                             progress_coef=config.progress_coef, target_coef=config.target_coef,
+                                             goal_coef=config.goal_coef),
                                    learning_rate=config.lr if warming_up else config.rl_lr, clipnorm=config.clipnorm)
 
     if c["update"] < config.rl_updates:

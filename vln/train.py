@@ -55,9 +55,10 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     env = make_vector_env(config.env, config.num_envs, "train", config.training_env_kwargs(), imitation=imitation,
                           workers=config.env_workers)
     try:
-        if config.target_coef > 0 and "target_view" not in env.reset(seed=config.seed)[1]:
-            raise ValueError('--target-coef needs the env\'s info["target_view"]; the built-in envs give it with '
-                             '"expert": "in_view" or "scanning" in --env-kwargs')
+        for flag, key in (("target", "target_view"), ("goal", "goal_view")):
+            if getattr(config, f"{flag}_coef") > 0 and key not in env.reset(seed=config.seed)[1]:
+                raise ValueError(f'--{flag}-coef needs the env\'s info["{key}"]; the built-in envs give it with '
+                                 '"expert": "in_view" or "scanning" in --env-kwargs')
         # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
         with compute_precision(config.mixed_precision), stop_on_signals(), data_parallel(config):
             return _train(config, env, state, progress)
@@ -213,7 +214,8 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
                                text_hidden=config.text_hidden, visual_stem=config.visual_stem,
                                step_film=config.step_film, pool_heads=config.pool_heads,
                                film_last_word=config.film_last_word,
-                               target_classes=len(TARGET_VIEWS) if config.target_coef > 0 else 0)
+                               target_classes=len(TARGET_VIEWS) if config.target_coef > 0 else 0,
+                               goal_classes=len(TARGET_VIEWS) if config.goal_coef > 0 else 0)
     return VLNAgent(agent_config, vocab)
 
 
@@ -232,6 +234,7 @@ def load_init_agent(config: TrainConfig, env):
     if agent.config.num_actions != actions or tuple(agent.config.image_shape) != image_shape:
         raise ValueError(f"--init {config.init_agent}: the agent has {agent.config.num_actions} actions and frames "
                          f"{tuple(agent.config.image_shape)}, the env {actions} and {image_shape}")
-    if config.target_coef > 0 and not agent.config.target_classes:
-        raise ValueError(f"--init {config.init_agent}: the agent has no target head, so --target-coef must be 0")
+    for flag in ("target", "goal"):
+        if getattr(config, f"{flag}_coef") > 0 and not getattr(agent.config, f"{flag}_classes"):
+            raise ValueError(f"--init {config.init_agent}: the agent has no {flag} head, so --{flag}-coef must be 0")
     return agent, max_words

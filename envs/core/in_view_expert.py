@@ -188,3 +188,18 @@ def target_view(grid: np.ndarray, stop_dist: np.ndarray, waypoint: np.ndarray, g
     visible = in_fov & ~(wall & ~beside).any(axis=1)
     sector = np.where(right < -ahead * tan_sector, 1, np.where(right > ahead * tan_sector, 3, 2))
     return np.where(visible, sector, 0).astype(np.int64)
+
+
+def goal_view(grid: np.ndarray, goals: np.ndarray, rows: np.ndarray, cols: np.ndarray, dirs: np.ndarray,
+              fov_deg: float, compiled: bool | None = None) -> np.ndarray:
+    """(B,) int64 index into ``TARGET_VIEWS``: where the goal object is in each view, wherever the
+    route has got to (``target_view``'s field of view, line of sight and sectors, with the goal as
+    the target at every cell). ``info["goal_view"]`` of the built-in envs: an auxiliary target that
+    says which of the objects in view the instruction's goal is."""
+    b, h, w = grid.shape
+    goals = np.asarray(goals, np.int64)
+    # At a stop cell the target is the goal: every cell a stop cell makes it the goal everywhere.
+    # (Read-only broadcast views, not copies: a step labels every env.)
+    every_cell_stops = np.broadcast_to(np.zeros((1, 1, 1), np.int64), (b, h, w))
+    return target_view(grid, every_cell_stops, np.broadcast_to(goals[:, None, None, :], (b, h, w, 2)),
+                       goals, rows, cols, dirs, fov_deg, compiled)

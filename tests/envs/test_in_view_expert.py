@@ -9,7 +9,8 @@ import envs
 from envs.core import jit
 from envs.core.constants import DIR_VEC, DOOR, FORWARD, LEFT, RIGHT, STOP
 from envs.core.expert import UNREACHABLE, cell_distances
-from envs.core.in_view_expert import TARGET_VIEWS, WAYPOINT_EXPERTS, in_view_actions, stop_cells, target_view, waypoints
+from envs.core.in_view_expert import (TARGET_VIEWS, WAYPOINT_EXPERTS, goal_view, in_view_actions, stop_cells, target_view,
+                                      waypoints)
 
 
 def run(env, seed, strays=0, rng=None):
@@ -163,6 +164,30 @@ def test_target_view_on_a_hand_made_grid():
     assert TARGET_VIEWS[int(target_view(grid, dist, wp, goal, rows, cols, heads, 150.0)[0])] == "left"  # no wall
 
 
+def test_goal_view_points_at_the_goal_wherever_the_route_is():
+    """The goal's place in the view, on the grid of the target-view test: before the door too, where
+    the target view points at the door; behind a wall it is out of view."""
+    grid = np.ones((1, 7, 9), np.uint8)
+    grid[0, 1:6, 1:4] = 0
+    grid[0, 1:6, 5:8] = 0
+    grid[0, 3, 4] = DOOR
+    goal = np.array([[3, 7]])
+
+    def view(r, c, h, fov=90.0):
+        views = {TARGET_VIEWS[int(goal_view(grid, goal, np.array([r]), np.array([c]), np.array([h]), fov,
+                                            compiled=compiled)[0])] for compiled in COMPILED}
+        assert len(views) == 1
+        return views.pop()
+
+    assert view(3, 1, 0) == "ahead"  # through the door, six cells on (the target view says: the door, ahead)
+    assert view(3, 6, 0) == "ahead"  # next to it
+    assert view(3, 4, 0) == "ahead"  # standing in the door: the goal is seen (the door, the target, is not)
+    assert view(1, 6, 1) == "left"  # facing south, the goal two rows down and one column east
+    assert view(5, 6, 3) == "right"
+    assert view(3, 6, 2) == "out of view"  # facing away
+    assert view(1, 2, 0) == "out of view"  # two rows up, behind the wall beside the door
+
+
 @pytest.mark.skipif(not jit.AVAILABLE, reason="numba is not installed")
 def test_compiled_target_views_match_numpy():
     env = gymnasium.make_vec("vln/FollowRoute-v0", num_envs=16, vectorization_mode="vector_entry_point", view_size=16,
@@ -178,6 +203,8 @@ def test_compiled_target_views_match_numpy():
             compiled = target_view(*args, compiled=True)
             np.testing.assert_array_equal(compiled, target_view(*args, compiled=False))
             views.append(compiled)
+            goal_args = (b.grid, b.goal, b.row, b.col, b.heading, fov)
+            np.testing.assert_array_equal(goal_view(*goal_args, compiled=True), goal_view(*goal_args, compiled=False))
     assert set(np.concatenate(views).tolist()) == {0, 1, 2, 3}
 
 
@@ -187,21 +214,26 @@ def test_envs_give_target_view_with_the_in_view_expert(env_id):
     the expert, the target is in view on most steps and straight ahead when it stops."""
     env = gymnasium.make(env_id, view_size=16, expert="in_view")
     venv = gymnasium.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point", view_size=16, expert="in_view")
-    seen, stops = [], []
+    seen, goals, stops = [], [], []
     _, vinfo = venv.reset(seed=20)
     for seed in range(20, 23):
         obs, info = env.reset(seed=seed)
         assert info["target_view"] == vinfo["target_view"][seed - 20]
+        assert info["goal_view"] == vinfo["goal_view"][seed - 20]
         while True:
             seen.append(info["target_view"])
+            goals.append(info["goal_view"])
             action = info["expert_action"]
             obs, _, term, trunc, info = env.step(action)
             if term or trunc:
-                stops.append(seen[-1])
+                stops.append((seen[-1], goals[-1]))
                 break
     assert set(seen) <= set(range(len(TARGET_VIEWS))) and np.mean(np.array(seen) > 0) > 0.5
-    assert stops == [TARGET_VIEWS.index("ahead")] * 3
-    assert "target_view" not in gymnasium.make(env_id, view_size=16).reset(seed=0)[1]  # only with the in-view expert
+    assert set(goals) <= set(range(len(TARGET_VIEWS))) and np.mean(np.array(goals) > 0) > 0.2
+    ahead = TARGET_VIEWS.index("ahead")
+    assert stops == [(ahead, ahead)] * 3  # at the stop the target is the goal
+    first = gymnasium.make(env_id, view_size=16).reset(seed=0)[1]
+    assert "target_view" not in first and "goal_view" not in first  # only with the in-view expert
 
 
 def test_an_unknown_expert_is_refused():

@@ -28,6 +28,9 @@ def _assert_same(a, b):
         assert (x.target_view is None) == (y.target_view is None)
         if x.target_view is not None:
             np.testing.assert_array_equal(x.target_view, y.target_view)
+        assert (x.goal_view is None) == (y.goal_view is None)
+        if x.goal_view is not None:
+            np.testing.assert_array_equal(x.goal_view, y.goal_view)
 
 
 @pytest.mark.parametrize("env_id", ["vln/GoToObject-v0", "vln/FollowRoute-v0"])
@@ -36,7 +39,7 @@ def test_stream_equals_waves_expert(env_id):
     streamed = run_episodes(env, ExpertPolicy(), 23, seed=40)  # more episodes than envs: streamed
     _assert_same(streamed, _waves(env, ExpertPolicy, 23, 40))
     assert all(t.success for t in streamed)
-    assert all(t.target_view is None for t in streamed)  # only the in-view expert's envs label them
+    assert all(t.target_view is None and t.goal_view is None for t in streamed)  # only the in-view expert's envs label them
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -50,6 +53,7 @@ def test_target_views_are_recorded_with_the_in_view_expert(workers):
         env.close()
     assert all(t.target_view is not None and len(t.target_view) == len(t) for t in streamed)
     assert all(t.target_view[-1] == 2 for t in streamed)  # the expert stops facing the goal: ahead
+    assert all(t.goal_view is not None and len(t.goal_view) == len(t) and t.goal_view[-1] == 2 for t in streamed)
 
 
 def test_stream_equals_waves_greedy_agent():

@@ -165,3 +165,7 @@ def test_train_refuses_the_target_view_loss_without_its_labels(tmp_path):
     with pytest.raises(ValueError, match=r'--target-coef needs the env\'s info\["target_view"\]'):
         run(config, progress=False)
     assert not (tmp_path / "run").exists()  # checked before anything is written
+    config = preset("tiny", env="vln/FollowRoute-v0", out=str(tmp_path / "run"), goal_coef=1.0)
+    with pytest.raises(ValueError, match=r'--goal-coef needs the env\'s info\["goal_view"\]'):
+        run(config, progress=False)
+    assert not (tmp_path / "run").exists()

@@ -246,6 +246,28 @@ def test_the_target_view_loss_is_a_cross_entropy_on_labelled_steps():
     assert loss(2.0) == pytest.approx(loss(0.0) + 2.0 * (0.0 + 2 * np.log(4.0)) / 3, rel=1e-5)
 
 
+def test_the_goal_view_loss_is_the_same_cross_entropy_on_its_own_labels_and_head():
+    from keras import ops
+
+    from vln.objectives import loss_terms
+
+    b, t = 2, 3
+    y = {"actions": np.zeros((b, t)), "weights": np.zeros((b, t)), "mask": np.ones((b, t)), "returns": np.zeros((b, t)),
+         "value_mask": np.zeros((b, t)), "target_view": np.zeros((b, t)), "target_mask": np.ones((b, t)),
+         "goal_view": np.array([[0, 0, 0], [1, 2, 3]]), "goal_mask": np.array([[0, 0, 0], [1, 1, 0]])}
+    goal_logits = np.zeros((b, t, 4), np.float32)
+    goal_logits[1, 0, 1] = 50.0  # sure and right on the first labelled step, uniform on the second
+    pred = {"logits": np.zeros((b, t, 4), np.float32), "value": np.zeros((b, t), np.float32),
+            "target_logits": np.zeros((b, t, 4), np.float32), "goal_logits": goal_logits}
+
+    def loss(target, goal):
+        terms = loss_terms(y, pred, value_coef=0.0, entropy_coef=0.0, target_coef=target, goal_coef=goal)
+        return float(ops.convert_to_numpy(terms["loss"]))
+
+    assert loss(0.0, 3.0) == pytest.approx(loss(0.0, 0.0) + 3.0 * np.log(4.0) / 2, rel=1e-5)
+    assert loss(1.0, 3.0) == pytest.approx(loss(0.0, 0.0) + np.log(4.0) + 3.0 * np.log(4.0) / 2, rel=1e-5)
+
+
 def test_target_views_flow_from_trajectories_to_a_training_step():
     vocab = Vocabulary.build(["go to the red ball"])
     agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
@@ -266,3 +288,25 @@ def test_target_views_flow_from_trajectories_to_a_training_step():
     assert not np.allclose(agent.get_layer("target_head").get_weights()[0], before)  # the head is trained
     with pytest.raises(ValueError, match="target_classes"):
         AgentConfig(vocab_size=4, num_actions=4, target_classes=1)
+
+
+def test_goal_views_flow_from_trajectories_to_a_training_step():
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4), goal_classes=4), vocab)
+    rng = np.random.default_rng(6)
+    labelled = _traj(4, rng)
+    labelled.goal_view = np.array([0, 0, 1, 2])
+    samples = imitation_samples([labelled, _traj(3, rng)])
+    assert samples[0].goal_view.tolist() == [0, 0, 1, 2] and samples[1].goal_view is None
+    feed = minibatch_arrays(agent, samples, chunk=2, max_words=8)
+    assert feed["goal_mask"].sum() == 4 and feed["goal_view"][0, :4].tolist() == [0, 0, 1, 2]
+    assert feed["target_mask"].sum() == 0  # the target head's labels are their own
+    out = agent(agent._sequence_inputs(feed))
+    assert tuple(out["goal_logits"].shape) == (2, feed["mask"].shape[1], 4) and "target_logits" not in out
+    before = agent.get_layer("goal_head").get_weights()[0].copy()
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, goal_coef=1.0), learning_rate=1e-2)
+    assert np.isfinite(update_chunks(agent, feed, chunk=2)["loss"])
+    assert not np.allclose(agent.get_layer("goal_head").get_weights()[0], before)  # the head is trained
+    with pytest.raises(ValueError, match="goal_classes"):
+        AgentConfig(vocab_size=4, num_actions=4, goal_classes=1)
