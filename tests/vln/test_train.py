@@ -146,6 +146,7 @@ def test_the_main_job_trains_a_route_follower_by_imitation_then_reinforce():
     assert config.monitor_episodes > 0  # held-out success on the learning curves
     # Trained on harder layouts than it is judged on: the monitor and evaluation keep 2-3 rooms.
     assert config.env_kwargs["num_rooms"] == [2, 3] and config.train_env_kwargs["num_rooms"] == [3, 3]
+    assert config.bidirectional and config.film_last_word  # the goal's clause reaches the visual features
     assert preset("goto").env == "vln/GoToObject-v0"
 
 
