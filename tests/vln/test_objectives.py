@@ -268,45 +268,27 @@ def test_the_goal_view_loss_is_the_same_cross_entropy_on_its_own_labels_and_head
     assert loss(1.0, 3.0) == pytest.approx(loss(0.0, 0.0) + np.log(4.0) + 3.0 * np.log(4.0) / 2, rel=1e-5)
 
 
-def test_target_views_flow_from_trajectories_to_a_training_step():
+@pytest.mark.parametrize("view", ["target", "goal"])
+def test_view_labels_flow_from_trajectories_to_a_training_step(view):
+    """Each auxiliary view head (the route's target, the goal) learns its own labels, and only those."""
+    other = {"target": "goal", "goal": "target"}[view]
     vocab = Vocabulary.build(["go to the red ball"])
     agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
-                                 text_hidden=8, conv_filters=(4, 4, 4), target_classes=4), vocab)
+                                 text_hidden=8, conv_filters=(4, 4, 4), **{f"{view}_classes": 4}), vocab)
     rng = np.random.default_rng(5)
     labelled = _traj(5, rng)
-    labelled.target_view = np.array([0, 1, 2, 3, 2])
+    setattr(labelled, f"{view}_view", np.array([0, 1, 2, 3, 2]))
     samples = imitation_samples([labelled, _traj(3, rng)])
-    assert samples[0].target_view.tolist() == [0, 1, 2, 3, 2] and samples[1].target_view is None
-    assert reinforce_samples([labelled], gamma=0.9)[0].target_view is None  # REINFORCE's own samples: no labels
+    assert getattr(samples[0], f"{view}_view").tolist() == [0, 1, 2, 3, 2] and getattr(samples[1], f"{view}_view") is None
+    assert getattr(reinforce_samples([labelled], gamma=0.9)[0], f"{view}_view") is None  # REINFORCE's own samples: no labels
     feed = minibatch_arrays(agent, samples, chunk=2, max_words=8)
-    assert feed["target_mask"].sum() == 5 and feed["target_view"][0, :5].tolist() == [0, 1, 2, 3, 2]
+    assert feed[f"{view}_mask"].sum() == 5 and feed[f"{view}_view"][0, :5].tolist() == [0, 1, 2, 3, 2]
+    assert feed[f"{other}_mask"].sum() == 0
     out = agent(agent._sequence_inputs(feed))
-    assert tuple(out["target_logits"].shape) == (2, feed["mask"].shape[1], 4)
-    before = agent.get_layer("target_head").get_weights()[0].copy()
-    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, target_coef=1.0), learning_rate=1e-2)
+    assert tuple(out[f"{view}_logits"].shape) == (2, feed["mask"].shape[1], 4) and f"{other}_logits" not in out
+    before = agent.get_layer(f"{view}_head").get_weights()[0].copy()
+    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, **{f"{view}_coef": 1.0}), learning_rate=1e-2)
     assert np.isfinite(update_chunks(agent, feed, chunk=2)["loss"])
-    assert not np.allclose(agent.get_layer("target_head").get_weights()[0], before)  # the head is trained
-    with pytest.raises(ValueError, match="target_classes"):
-        AgentConfig(vocab_size=4, num_actions=4, target_classes=1)
-
-
-def test_goal_views_flow_from_trajectories_to_a_training_step():
-    vocab = Vocabulary.build(["go to the red ball"])
-    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
-                                 text_hidden=8, conv_filters=(4, 4, 4), goal_classes=4), vocab)
-    rng = np.random.default_rng(6)
-    labelled = _traj(4, rng)
-    labelled.goal_view = np.array([0, 0, 1, 2])
-    samples = imitation_samples([labelled, _traj(3, rng)])
-    assert samples[0].goal_view.tolist() == [0, 0, 1, 2] and samples[1].goal_view is None
-    feed = minibatch_arrays(agent, samples, chunk=2, max_words=8)
-    assert feed["goal_mask"].sum() == 4 and feed["goal_view"][0, :4].tolist() == [0, 0, 1, 2]
-    assert feed["target_mask"].sum() == 0  # the target head's labels are their own
-    out = agent(agent._sequence_inputs(feed))
-    assert tuple(out["goal_logits"].shape) == (2, feed["mask"].shape[1], 4) and "target_logits" not in out
-    before = agent.get_layer("goal_head").get_weights()[0].copy()
-    agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, goal_coef=1.0), learning_rate=1e-2)
-    assert np.isfinite(update_chunks(agent, feed, chunk=2)["loss"])
-    assert not np.allclose(agent.get_layer("goal_head").get_weights()[0], before)  # the head is trained
-    with pytest.raises(ValueError, match="goal_classes"):
-        AgentConfig(vocab_size=4, num_actions=4, goal_classes=1)
+    assert not np.allclose(agent.get_layer(f"{view}_head").get_weights()[0], before)  # the head is trained
+    with pytest.raises(ValueError, match=f"{view}_classes"):
+        AgentConfig(vocab_size=4, num_actions=4, **{f"{view}_classes": 1})
