@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from agents.vocabulary import PAD_ID, UNK_ID
+from vln.collection import VIEW_LABELS
 from vln.objectives import Sample
 
 BUCKET_BATCHES = 32  # minibatches per length-sorting window
@@ -64,10 +65,9 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
     value_mask = np.zeros((b, t_pad), np.float32)
     progress = np.zeros((b, t_pad), np.float32)
     progress_mask = np.zeros((b, t_pad), np.float32)
-    target_view = np.zeros((b, t_pad), np.int32)
-    target_mask = np.zeros((b, t_pad), np.float32)
-    goal_view = np.zeros((b, t_pad), np.int32)
-    goal_mask = np.zeros((b, t_pad), np.float32)
+    # Each view label (target_view, goal_view) and its mask (target_mask, goal_mask).
+    views = {key: np.zeros((b, t_pad), np.int32) for key in VIEW_LABELS}
+    view_masks = {key: np.zeros((b, t_pad), np.float32) for key in VIEW_LABELS}
     for i, s in enumerate(batch):
         t = len(s.traj)
         images[i, :t] = s.traj.images
@@ -81,19 +81,17 @@ def minibatch_arrays(agent, batch: Sequence[Sample], *, chunk: int, max_words: i
         if s.progress is not None:
             progress[i, :t] = s.progress
             progress_mask[i, :t] = 1.0
-        if s.target_view is not None:
-            target_view[i, :t] = s.target_view
-            target_mask[i, :t] = 1.0
-        if s.goal_view is not None:
-            goal_view[i, :t] = s.goal_view
-            goal_mask[i, :t] = 1.0
+        for key in VIEW_LABELS:
+            if getattr(s, key) is not None:
+                views[key][i, :t] = getattr(s, key)
+                view_masks[key][i, :t] = 1.0
     tokens = agent.vocab.encode_batch([s.traj.mission for s in batch], max_len=max_words)
     if tokens.shape[1] < max_words:
         tokens = np.pad(tokens, ((0, 0), (0, max_words - tokens.shape[1])))
     return {"tokens": tokens, "images": images, "prev_actions": prev, "actions": targets, "weights": weights,
             "mask": mask, "returns": returns, "value_mask": value_mask, "progress": progress,
-            "progress_mask": progress_mask, "word_pos": word_positions(tokens), "target_view": target_view,
-            "target_mask": target_mask, "goal_view": goal_view, "goal_mask": goal_mask}
+            "progress_mask": progress_mask, "word_pos": word_positions(tokens), **views,
+            **{key.replace("_view", "_mask"): mask for key, mask in view_masks.items()}}
 
 
 def word_positions(tokens: np.ndarray) -> np.ndarray:

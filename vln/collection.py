@@ -56,20 +56,25 @@ def end_info(info: dict[str, Any], i: int) -> dict[str, Any]:
     return out
 
 
+#: The per-step view labels a rollout records when the env's info gives them (``info[key]``), each
+#: kept as the Trajectory field of the same name: the auxiliary heads' targets.
+VIEW_LABELS = ("target_view", "goal_view")
+
+
 class _StepLog:
     """What a rollout records per step, for every env at once (step-major lists of batches),
     and the end-of-episode infos; cut into Trajectories at the end."""
 
     def __init__(self) -> None:
         self.images, self.actions, self.experts, self.rewards, self.values, self.attention = [], [], [], [], [], []
-        self.target_views, self.goal_views = [], []
+        self.views: dict[str, list[np.ndarray]] = {key: [] for key in VIEW_LABELS}
 
     def act(self, images: np.ndarray, actions: np.ndarray, labels: dict[str, np.ndarray], extras: dict[str, np.ndarray]) -> None:
         self.images.append(images)
         self.actions.append(actions)
         self.experts.append(labels["expert"])
-        self.target_views.append(labels["target_view"])
-        self.goal_views.append(labels["goal_view"])
+        for key, log in self.views.items():
+            log.append(labels[key])
         self.values.append(extras.get("values", np.zeros(len(actions))))
         if "attention" in extras:
             self.attention.append(extras["attention"])
@@ -81,7 +86,7 @@ class _StepLog:
         """One Trajectory per ``(mission, seed, env, first step, end step exclusive, end info)``."""
         stacked = {"actions": np.stack(self.actions), "expert": np.stack(self.experts),
                    "rewards": np.stack(self.rewards), "values": np.stack(self.values),
-                   "target_view": np.stack(self.target_views), "goal_view": np.stack(self.goal_views)}
+                   **{key: np.stack(log) for key, log in self.views.items()}}
         att = None
         if self.attention:
             # Without max_words the policy encodes each batch of missions to its longest, so a
@@ -91,14 +96,13 @@ class _StepLog:
         out = []
         for mission, seed, i, start, stop, info in episodes:
             steps = slice(start, stop)
-            target, goal = (stacked[key][steps, i].astype(np.int64) for key in ("target_view", "goal_view"))
+            views = {key: stacked[key][steps, i].astype(np.int64) for key in VIEW_LABELS}
             out.append(Trajectory(
                 mission=mission, seed=seed, images=gather_frames(self.images, range(start, stop), i),
                 actions=stacked["actions"][steps, i].astype(np.int64), expert=stacked["expert"][steps, i].astype(np.int64),
                 rewards=stacked["rewards"][steps, i], values=stacked["values"][steps, i].astype(np.float64), info=info,
                 attention=None if att is None else att[steps, i].copy(),
-                target_view=target if len(target) and target.min() >= 0 else None,
-                goal_view=goal if len(goal) and goal.min() >= 0 else None,
+                **{key: v if len(v) and v.min() >= 0 else None for key, v in views.items()},
             ))
         return out
 
@@ -160,7 +164,7 @@ def step_labels(info: dict[str, Any], n: int) -> dict[str, np.ndarray]:
     """The per-step labels of a step's info, (n,) int64 each, -1 where the env gives none:
     ``expert`` (``info["expert_action"]``), ``target_view`` and ``goal_view`` (the info's keys of those names)."""
     out = {}
-    for name, key in (("expert", "expert_action"), ("target_view", "target_view"), ("goal_view", "goal_view")):
+    for name, key in (("expert", "expert_action"), *((view, view) for view in VIEW_LABELS)):
         out[name] = np.asarray(info[key], np.int64).reshape(n) if key in info else np.full(n, -1, np.int64)
     return out
 

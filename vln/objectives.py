@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from vln.collection import Trajectory
+from vln.collection import VIEW_LABELS, Trajectory
 
 
 @dataclass
@@ -52,8 +52,8 @@ def imitation_samples(trajs: Sequence[Trajectory], weight: float = 1.0, progress
         if (t.expert < 0).any():
             raise ValueError("imitation needs info['expert_action'] on every step; this env gives none")
         out.append(Sample(t, t.expert, np.full(len(t), weight, np.float32),
-                          progress=time_progress(len(t)) if progress else None, target_view=t.target_view,
-                          goal_view=t.goal_view))
+                          progress=time_progress(len(t)) if progress else None,
+                          **{key: getattr(t, key) for key in VIEW_LABELS}))
     return out
 
 
