@@ -12,6 +12,8 @@ What it computes (``breakdown(episodes)``):
   evaluations are comparable bucket by bucket). Always present.
 - ``by_num_rooms`` (FollowRoute's ``num_rooms``) and ``by_num_distractors`` (GoToObject's
   ``num_distractors``): success per value; None where no episode has the key.
+- ``by_start_doors`` (FollowRoute's ``start_doors``): success by how many doors the start
+  room has; from two or more the first move is a choice of door. None where no episode has it.
 - ``failures``: exactly one category per failed episode, the first that applies in this
   order (precedence):
 
@@ -122,7 +124,7 @@ def breakdown(episodes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The failure analysis of ``episodes`` as a JSON-able dict (see the module docstring).
 
     Keys: ``episodes``, ``successes``, ``success_rate``, ``by_instruction_length``,
-    ``by_num_rooms``, ``by_num_distractors`` (each {value: group} or None), ``failures``
+    ``by_num_rooms``, ``by_num_distractors``, ``by_start_doors`` (each {value: group} or None), ``failures``
     and ``route_progress`` (or None). A group is {``episodes``, ``successes``,
     ``success_rate``, ``failures``: {category: count}}.
     """
@@ -138,6 +140,7 @@ def breakdown(episodes: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "by_instruction_length": _groups(lengths, cats, order),
         "by_num_rooms": _by_key(eps, cats, "num_rooms"),
         "by_num_distractors": _by_key(eps, cats, "num_distractors"),
+        "by_start_doors": _by_key(eps, cats, "start_doors"),
         "failures": _failures(cats),
         "route_progress": _route_progress(eps),
     }
@@ -149,7 +152,8 @@ def format_breakdown(result: Mapping[str, Any]) -> str:
     lines = [f"Breakdown of {result.get('episodes', 0)} episodes: success rate {_fmt(result.get('success_rate'))}"]
     titles = (("by_instruction_length", "Success by instruction length (words)", "words"),
               ("by_num_rooms", "Success by number of rooms", "rooms"),
-              ("by_num_distractors", "Success by number of distractors", "distractors"))
+              ("by_num_distractors", "Success by number of distractors", "distractors"),
+              ("by_start_doors", "Success by the start room's doors", "doors"))
     for key, title, head in titles:
         groups = result.get(key)
         if not groups:

@@ -33,7 +33,7 @@ def episode_row(traj: Trajectory) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- from names to runs
 # What the breakdown groups episodes by, kept in each row (and the CSV) where the env gives it.
-EPISODE_FEATURES = ("num_rooms", "num_distractors", "route_doors", "doors_passed")
+EPISODE_FEATURES = ("num_rooms", "num_distractors", "route_doors", "doors_passed", "start_doors")
 EPISODE_FIELDS = ("seed", "mission", "success", "steps", "spl", "ndtw", "sdtw", "navigation_error", "oracle_success",
                   "path_length", "shortest_path_length")
 

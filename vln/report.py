@@ -287,7 +287,7 @@ def _breakdown_section(evaluations: Mapping[str, tuple[Mapping[str, Any], Any]])
         parts = [f'<table><caption>why {fails.get("episodes", 0)} of {b.get("episodes", 0)} episodes failed</caption>'
                  f'<tr><th>category</th><th>episodes</th><th>share</th></tr>{rows}</table>']
         for key, label in (("by_num_rooms", "rooms"), ("by_num_distractors", "distractors"),
-                           ("by_instruction_length", "instruction words")):
+                           ("by_start_doors", "the start room's doors"), ("by_instruction_length", "instruction words")):
             groups = b.get(key)
             if groups:
                 cells = "".join(f"<tr><th>{html.escape(g)}</th><td>{groups[g].get('episodes')}</td>"

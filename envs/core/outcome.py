@@ -14,7 +14,9 @@ masks like every other end key):
 - ``in_goal_room`` (bool): ``final_room == goal_room``.
 - task-specific counts the task stores in ``episode.extras["end_info"]`` at generation:
   ``num_distractors`` (GoToObject: objects besides the target), ``num_rooms`` and
-  ``route_doors`` (FollowRoute: rooms of the layout, doors on the reference route).
+  ``route_doors`` (FollowRoute: rooms of the layout, doors on the reference route), and
+  ``start_doors`` (FollowRoute: doors of the start room; from two or more the agent must
+  pick the instruction's).
 - ``doors_passed`` (int, where ``route_doors`` is given): how many of the reference
   route's doors, in order, the agent went through in the route's direction. A door is
   gone through when the agent steps into the door cell from one side and out to the

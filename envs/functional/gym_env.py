@@ -294,9 +294,10 @@ def _goto_task(room_size, num_distractors, max_steps: int) -> GoToObjectTask:
     return GoToObjectTask(room_size, num_distractors, max_steps)
 
 
-def _route_task(num_rooms, room_size: int, landmarks_per_room, max_steps: int, lookalikes: float) -> FollowRouteTask:
+def _route_task(num_rooms, room_size: int, landmarks_per_room, max_steps: int, lookalikes: float,
+                hub_starts: float) -> FollowRouteTask:
     return FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                           lookalikes=lookalikes)
+                           lookalikes=lookalikes, hub_starts=hub_starts)
 
 
 _GOTO_DOC = """
@@ -318,7 +319,7 @@ _ROUTE_DOC = """
     """ + _DOC_COMMON + """
     ## Arguments
     ``split="train"``, ``num_rooms=(2, 6)``, ``room_size=5``, ``landmarks_per_room=(0, 2)``,
-    ``max_steps=150``, ``lookalikes=0.0``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
+    ``max_steps=150``, ``lookalikes=0.0``, ``hub_starts=0.0``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"`` (the first-person view),
     ``bank_size=1024``, ``bank_start=0``, ``mission_length=512``, ``tokenize=None``; the vector
     env also ``num_envs``.
@@ -349,11 +350,13 @@ class FollowRouteJaxEnv(NavJaxEnv):
     __doc__ = _ROUTE_DOC
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
-                 max_steps: int = 150, render_mode: str | None = None, lookalikes: float = 0.0, **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes), split,
-                             max_steps=max_steps, **kwargs)
+                 max_steps: int = 150, render_mode: str | None = None, lookalikes: float = 0.0,
+                 hub_starts: float = 0.0, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts),
+                             split, max_steps=max_steps, **kwargs)
         super().__init__(func, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
-                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes, **kwargs)
+                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes,
+                         hub_starts=hub_starts, **kwargs)
 
 
 class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
@@ -361,8 +364,9 @@ class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, render_mode: str | None = None,
-                 lookalikes: float = 0.0, **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes), split,
-                             max_steps=max_steps, **kwargs)
+                 lookalikes: float = 0.0, hub_starts: float = 0.0, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts),
+                             split, max_steps=max_steps, **kwargs)
         super().__init__(func, num_envs, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
-                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes, **kwargs)
+                         landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes,
+                         hub_starts=hub_starts, **kwargs)

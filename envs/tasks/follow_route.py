@@ -27,13 +27,18 @@ class FollowRouteTask(Task):
     the landmarks as before, with no extra draws; a training curriculum raises it so that
     telling the goal from an object of its colour or type is asked for more often.
 
+    ``hub_starts``: the chance that the start is drawn among the rooms with two or more doors
+    (besides the goal's room, where the layout has one) rather than among all the others. 0 (the
+    default) draws the start as before, with no extra draws. From such a room the agent must
+    pick the instruction's door out of several: a training curriculum asks for that more often.
+
     ``compiled``: draw the layouts with the numba kernel of ``envs.tasks.route_kernel``
     (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_generate``.
     """
 
     def __init__(self, num_rooms: tuple[int, int] = (2, 6), room_size: int = 5, slots: tuple[int, int] = (2, 3),
                  landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150, lookalikes: float = 0.0,
-                 compiled: bool | None = None) -> None:
+                 hub_starts: float = 0.0, compiled: bool | None = None) -> None:
         lo, hi = (num_rooms, num_rooms) if isinstance(num_rooms, int) else (int(num_rooms[0]), int(num_rooms[1]))
         if lo < 1 or hi < lo:
             raise ValueError(f"num_rooms must be a range within [2, {slots[0] * slots[1]}], got {num_rooms}")
@@ -52,6 +57,8 @@ class FollowRouteTask(Task):
             raise ValueError(f"max_steps must be positive, got {max_steps}")
         if not 0.0 <= lookalikes <= 1.0:
             raise ValueError(f"lookalikes must be a probability in [0, 1], got {lookalikes}")
+        if not 0.0 <= hub_starts <= 1.0:
+            raise ValueError(f"hub_starts must be a probability in [0, 1], got {hub_starts}")
         self.num_rooms, self.room_size, self.slots = (lo, hi), int(room_size), (int(slots[0]), int(slots[1]))
         self.landmarks = (int(l_lo), int(l_hi))
         pitch = self.room_size + 1
@@ -60,6 +67,7 @@ class FollowRouteTask(Task):
         self.default_max_steps = int(max_steps)
         # Drawn as a percentage (one integer draw), so that the compiled kernel matches it exactly.
         self.lookalike_pct = int(round(100 * float(lookalikes)))
+        self.hub_pct = int(round(100 * float(hub_starts)))
         self.compiled = jit.ENABLED if compiled is None else bool(compiled) and jit.AVAILABLE
 
     # ---------------------------------------------------------------- layout
@@ -83,7 +91,7 @@ class FollowRouteTask(Task):
         unseen = split == "unseen"
         failed = draw_candidates(np.array(seeds, np.uint64), tried, np.array([_LAYOUT_SALT, int(unseen)], np.uint64),
                                  np.array([_EPISODE_SALT, _SPLIT_CODE[split]], np.uint64), unseen, *self.num_rooms,
-                                 self.room_size, *self.slots, *self.landmarks, self.lookalike_pct, len(COLOR_NAMES), len(OBJECT_TYPES),
+                                 self.room_size, *self.slots, *self.landmarks, self.lookalike_pct, self.hub_pct, len(COLOR_NAMES), len(OBJECT_TYPES),
                                  CRC_TABLE, grid, door_color, room_of, objects, n_objects, start, streams)
         if failed >= 0:
             raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts (seed {seeds[failed]})")
@@ -150,8 +158,15 @@ class FollowRouteTask(Task):
                 if cell is not None:
                     objects.append(WorldObject(cell[0], cell[1], *kind))
         # Start in another room, at least two cells from the goal.
-        start_room = int(episode_rng.integers(n - 1))
-        start_room += start_room >= goal_room
+        hubs = []
+        if self.hub_pct and int(episode_rng.integers(100)) < self.hub_pct:
+            doors = np.bincount(np.array(edges, np.int64).reshape(-1), minlength=n)
+            hubs = [k for k in range(n) if k != goal_room and doors[k] >= 2]
+        if hubs:
+            start_room = hubs[int(episode_rng.integers(len(hubs)))]
+        else:
+            start_room = int(episode_rng.integers(n - 1))
+            start_room += start_room >= goal_room
         start = self._free_cell(episode_rng, corners[start_room], None, objects)
         if start is None:
             return None
@@ -172,7 +187,8 @@ class FollowRouteTask(Task):
         # For the end-of-episode outcome keys (envs.core.outcome).
         episode.extras["room_of"] = room_of.astype(np.int8)
         episode.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
-                                      "route_doors": sum(cell in doors for cell in path)}
+                                      "route_doors": sum(cell in doors for cell in path),
+                                      "start_doors": room_doors(episode.grid, room_of, room_of[episode.start])}
         return episode
 
     def _finish_batch(self, episodes, split):
@@ -221,7 +237,8 @@ class FollowRouteTask(Task):
             ep.mission = route_instruction(DrawnIntegers(*zip(*drawn)), clauses, split)
             ep.extras["route"] = list(map(tuple, paths[j, :n_path].tolist()))
             ep.extras["room_of"] = rooms_i8[j]
-            ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors}
+            ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors,
+                                     "start_doors": room_doors(ep.grid, rooms[j], rooms[j][ep.start])}
         return episodes
 
     @staticmethod
@@ -303,7 +320,8 @@ class FollowRouteEnv(VLNEnv):
     ## Arguments
     ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
     ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``lookalikes=0.0`` (the chance that a landmark in
-    the goal's room has the goal's colour or type: a training curriculum), ``view_size=64``, ``fov_deg=90``,
+    the goal's room has the goal's colour or type: a training curriculum), ``hub_starts=0.0`` (the chance
+    that the start room has two or more doors: a training curriculum), ``view_size=64``, ``fov_deg=90``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels),
     ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the shortest path;
     as short in cells with the next door or the goal kept in view; or that, after turning left
@@ -313,9 +331,9 @@ class FollowRouteEnv(VLNEnv):
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
                  max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False,
                  render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
-                 lookalikes: float = 0.0) -> None:
+                 lookalikes: float = 0.0, hub_starts: float = 0.0) -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                               lookalikes=lookalikes)
+                               lookalikes=lookalikes, hub_starts=hub_starts)
         super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
@@ -325,10 +343,17 @@ class FollowRouteVectorEnv(VLNVectorEnv):
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0,
                  reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
-                 lookalikes: float = 0.0) -> None:
+                 lookalikes: float = 0.0, hub_starts: float = 0.0) -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                               lookalikes=lookalikes)
+                               lookalikes=lookalikes, hub_starts=hub_starts)
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
+
+
+def room_doors(grid: np.ndarray, room_of: np.ndarray, room: int) -> int:
+    """Doors of ``room``: the door cells with a floor cell of the room beside them (4-neighbours)."""
+    rows, cols = np.nonzero(grid == DOOR)
+    beside = np.stack([room_of[rows + dr, cols + dc] for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0))])
+    return int((beside == room).any(axis=0).sum())
 
 
 def _near(mask: np.ndarray) -> np.ndarray:

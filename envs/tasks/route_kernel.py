@@ -40,7 +40,7 @@ def _free_cell(st, r0, c0, size, taken, near_door, use_near):
 
 
 @kernel
-def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, n_colors, n_types,  # noqa: C901
+def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, hub_pct, n_colors, n_types,  # noqa: C901
               grid, door_color, room_of, objects, taken, near_door, start):
     """One candidate into the given arrays (``grid`` etc. of ``max_grid``); returns its object
     count, or 0 where ``_generate`` returns None. ``start``: (row, col, heading)."""
@@ -122,9 +122,28 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct
                 objects[n_obj, 0], objects[n_obj, 1], objects[n_obj, 2], objects[n_obj, 3] = r, c, t, col
                 taken[r, c] = True
                 n_obj += 1
-    start_room = below(epi, n - 1)
-    if start_room >= goal_room:
-        start_room += 1
+    start_room = -1
+    if hub_pct > 0 and below(epi, 100) < hub_pct:  # ``hub_starts``: a room with two or more doors
+        doors = np.zeros(n, np.int64)
+        for e in range(n - 1):
+            doors[edge_a[e]] += 1
+            doors[e + 1] += 1
+        hubs = 0
+        for k in range(n):
+            if k != goal_room and doors[k] >= 2:
+                hubs += 1
+        if hubs > 0:
+            pick = below(epi, hubs)
+            for k in range(n):
+                if k != goal_room and doors[k] >= 2:
+                    if pick == 0:
+                        start_room = k
+                        break
+                    pick -= 1
+    if start_room < 0:
+        start_room = below(epi, n - 1)
+        if start_room >= goal_room:
+            start_room += 1
     r, c = _free_cell(epi, room_r[start_room] * pitch + 1, room_c[start_room] * pitch + 1, s, taken, near_door, False)
     if r < 0:
         return 0
@@ -134,7 +153,7 @@ def _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct
 
 @kernel
 def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi,
-                    lookalike_pct, n_colors, n_types, crc_table, grid, door_color, room_of, objects, n_objects, start, episode_state):
+                    lookalike_pct, hub_pct, n_colors, n_types, crc_table, grid, door_color, room_of, objects, n_objects, start, episode_state):
     """``Task._candidate`` for each seed: from ``attempts[i]`` on, the first attempt whose
     candidate exists and whose layout hash is in the split. Writes the candidates (and
     the attempt taken into ``attempts``, the episode stream's state into ``episode_state``);
@@ -154,7 +173,7 @@ def draw_candidates(seeds, attempts, layout_key, episode_key, unseen, rooms_lo, 
             epi = episode_state[i]
             key[0], key[1] = episode_key[0], episode_key[1]
             seed_stream(key, epi)
-            n_obj = _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, n_colors, n_types,
+            n_obj = _generate(lay, epi, rooms_lo, rooms_hi, s, sr, sc, l_lo, l_hi, lookalike_pct, hub_pct, n_colors, n_types,
                               grid[i], door_color[i], room_of[i], objects[i], taken, near_door, start[i])
             if n_obj == 0:
                 continue

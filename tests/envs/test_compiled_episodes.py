@@ -25,7 +25,8 @@ def episode_fields(ep):
 
 @pytest.mark.parametrize("options", [{}, {"num_rooms": 6, "landmarks_per_room": (2, 3)},
                                      {"num_rooms": (2, 4), "room_size": 3, "slots": (1, 4)},
-                                     {"num_rooms": (2, 3), "lookalikes": 0.5}])
+                                     {"num_rooms": (2, 3), "lookalikes": 0.5},
+                                     {"num_rooms": (3, 6), "hub_starts": 0.7}])
 @pytest.mark.parametrize("split", ["train", "seen", "unseen"])
 def test_follow_route_layouts_are_the_python_generators(options, split):
     compiled = FollowRouteTask(**options, compiled=True).generate_batch(SEEDS, split)

@@ -12,7 +12,7 @@ from vln.breakdown import failure_category
 
 GOTO_ID, ROUTE_ID = envs.ENV_IDS
 OUTCOME_KEYS = ("stopped", "near_distractor", "goal_room", "final_room", "in_goal_room")
-ROUTE_KEYS = ("num_rooms", "route_doors", "doors_passed")
+ROUTE_KEYS = ("num_rooms", "route_doors", "doors_passed", "start_doors")
 
 
 def run(env_id, n, policy, seed=0, **kw):
@@ -43,6 +43,11 @@ def test_expert_on_follow_route_passes_every_route_door():
         route_doors = sum(ep.grid[cell] == DOOR for cell in end["reference_path"])
         assert end["route_doors"] == route_doors >= 1
         assert end["doors_passed"] == end["route_doors"]
+        room_of = ep.extras["room_of"]
+        start_doors = {cell for cell in zip(*np.nonzero(ep.grid == DOOR))
+                       if any(room_of[cell[0] + dr, cell[1] + dc] == room_of[ep.start]
+                              for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)))}
+        assert end["start_doors"] == len(start_doors) >= 1
         assert failure_category(end) is None
 
 

@@ -278,6 +278,37 @@ def test_route_lookalikes_share_the_goals_colour_or_type_in_its_room():
         FollowRouteTask(lookalikes=1.5)
 
 
+def room_doors(ep, room: int) -> int:
+    """Doors of ``room``: door cells next to one of its floor cells."""
+    room_of = ep.extras["room_of"]
+    rows, cols = np.nonzero(ep.grid == DOOR)
+    return sum(any(room_of[r + dr, c + dc] == room for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0)))
+               for r, c in zip(rows.tolist(), cols.tolist()))
+
+
+def test_route_hub_starts_start_in_a_room_with_several_doors():
+    seeds = range(300)
+    plain = FollowRouteTask(num_rooms=(3, 3)).generate_batch(seeds)
+    zero = FollowRouteTask(num_rooms=(3, 3), hub_starts=0.0).generate_batch(seeds)
+    assert [(e.grid.tobytes(), e.objects, e.start, e.start_dir, e.mission) for e in plain] == \
+        [(e.grid.tobytes(), e.objects, e.start, e.start_dir, e.mission) for e in zero], "0 draws nothing extra"
+
+    def start_is_hub(ep):
+        return room_doors(ep, ep.extras["room_of"][ep.start]) >= 2
+
+    def goal_is_hub(ep):
+        goal = ep.objects[ep.goal]
+        return room_doors(ep, ep.extras["room_of"][goal.row, goal.col]) >= 2
+
+    # 3 rooms make a chain, its middle room the one hub: every start is there unless the goal is.
+    hubs = FollowRouteTask(num_rooms=(3, 3), hub_starts=1.0).generate_batch(seeds)
+    assert all(start_is_hub(ep) != goal_is_hub(ep) for ep in hubs)
+    assert 0.2 < np.mean([start_is_hub(ep) for ep in plain]) < 0.45  # about a third without it
+    assert np.mean([start_is_hub(ep) for ep in hubs]) > 0.55  # two thirds with it
+    with pytest.raises(ValueError, match="hub_starts"):
+        FollowRouteTask(hub_starts=-0.1)
+
+
 def test_route_room_count_is_configurable():
     for n in (2, 4, 6):
         for ep in FollowRouteTask(num_rooms=n).generate_batch(range(10)):

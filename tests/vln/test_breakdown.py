@@ -100,6 +100,17 @@ def test_route_progress():
     assert "Route progress" in text and "k=3" in text
 
 
+def test_success_by_the_start_rooms_doors():
+    eps = [ep(success=True, start_doors=1), ep(start_doors=2, in_goal_room=False), ep(success=True, start_doors=2),
+           ep(start_doors=3, in_goal_room=False), ep()]
+    r = breakdown(eps)["by_start_doors"]
+    assert list(r) == ["1", "2", "3", "unknown"]
+    assert r["2"] == {"episodes": 2, "successes": 1, "success_rate": 0.5, "failures": {"wrong_room": 1}}
+    assert r["3"]["success_rate"] == 0.0 and r["unknown"]["episodes"] == 1
+    assert "Success by the start room's doors" in format_breakdown(breakdown(eps))
+    assert breakdown([ep()])["by_start_doors"] is None
+
+
 def test_json_able_without_nan():
     eps = [ep(success=np.True_, num_distractors=np.int64(3), near_distractor=np.True_),
            ep(success=True, num_distractors=float("nan"))]
