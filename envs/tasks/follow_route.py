@@ -352,8 +352,9 @@ class FollowRouteVectorEnv(VLNVectorEnv):
 def room_doors(grid: np.ndarray, room_of: np.ndarray, room: int) -> int:
     """Doors of ``room``: the door cells with a floor cell of the room beside them (4-neighbours)."""
     rows, cols = np.nonzero(grid == DOOR)
-    beside = np.stack([room_of[rows + dr, cols + dc] for dr, dc in ((0, 1), (1, 0), (0, -1), (-1, 0))])
-    return int((beside == room).any(axis=0).sum())
+    at = room_of.item  # (scalar reads: a handful of doors, once per episode at reset)
+    return sum(room in (at(r, c + 1), at(r + 1, c), at(r, c - 1), at(r - 1, c))
+               for r, c in zip(rows.tolist(), cols.tolist()))
 
 
 def _near(mask: np.ndarray) -> np.ndarray:
