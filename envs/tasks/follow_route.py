@@ -188,7 +188,8 @@ class FollowRouteTask(Task):
         episode.extras["room_of"] = room_of.astype(np.int8)
         episode.extras["end_info"] = {"num_rooms": int(room_of.max()) + 1,
                                       "route_doors": sum(cell in doors for cell in path),
-                                      "start_doors": room_doors(episode.grid, room_of, room_of[episode.start])}
+                                      "start_doors": int(start_doors(episode.grid[None], room_of[None],
+                                                                     np.array([episode.start]))[0])}
         return episode
 
     def _finish_batch(self, episodes, split):
@@ -214,11 +215,13 @@ class FollowRouteTask(Task):
         codes = np.empty((n, 3 * length + 1, 3), np.int64)  # at most a turn, a landmark and a door per segment
         n_codes = np.empty(n, np.int64)
         joiner = np.empty(n, np.int64)
-        describe_routes(dist, starts, np.stack([ep.grid for ep in episodes]), np.stack([ep.door_color for ep in episodes]),
+        grids = np.stack([ep.grid for ep in episodes])
+        describe_routes(dist, starts, grids, np.stack([ep.door_color for ep in episodes]),
                         objects, np.array([len(ep.objects) for ep in episodes], np.int64), streams,
                         np.array(n_templates, np.int64), len(JOINERS), paths, path_len, codes, n_codes, joiner)
         rooms = np.stack([room_of for _, room_of in pending])
         rooms_i8, n_rooms = rooms.astype(np.int8), (rooms.max(axis=(1, 2)) + 1).tolist()
+        n_start_doors = start_doors(grids, rooms, starts[:, :2]).tolist()
         for j, (ep, n_path, n_code, join) in enumerate(zip(episodes, path_len.tolist(), n_codes.tolist(), joiner.tolist())):
             clauses, drawn, doors = [], [], 0
             for kind, arg, template in codes[j, :n_code].tolist():
@@ -238,7 +241,7 @@ class FollowRouteTask(Task):
             ep.extras["route"] = list(map(tuple, paths[j, :n_path].tolist()))
             ep.extras["room_of"] = rooms_i8[j]
             ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors,
-                                     "start_doors": room_doors(ep.grid, rooms[j], rooms[j][ep.start])}
+                                     "start_doors": n_start_doors[j]}
         return episodes
 
     @staticmethod
@@ -349,12 +352,14 @@ class FollowRouteVectorEnv(VLNVectorEnv):
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
-def room_doors(grid: np.ndarray, room_of: np.ndarray, room: int) -> int:
-    """Doors of ``room``: the door cells with a floor cell of the room beside them (4-neighbours)."""
-    rows, cols = np.nonzero(grid == DOOR)
-    at = room_of.item  # (scalar reads: a handful of doors, once per episode at reset)
-    return sum(room in (at(r, c + 1), at(r + 1, c), at(r, c - 1), at(r - 1, c))
-               for r, c in zip(rows.tolist(), cols.tolist()))
+def start_doors(grids: np.ndarray, room_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(B,) doors of each start room: door cells with a floor cell of that room beside them
+    (4-neighbours), for grids and room maps (B, H, W) and start cells (B, 2), in whole arrays."""
+    room = room_of[np.arange(len(starts)), starts[:, 0], starts[:, 1]][:, None, None]
+    pad = np.pad(room_of, ((0, 0), (1, 1), (1, 1)), constant_values=-1)
+    beside = ((pad[:, :-2, 1:-1] == room) | (pad[:, 2:, 1:-1] == room)
+              | (pad[:, 1:-1, :-2] == room) | (pad[:, 1:-1, 2:] == room))
+    return ((grids == DOOR) & beside).sum(axis=(1, 2))
 
 
 def _near(mask: np.ndarray) -> np.ndarray:
