@@ -64,6 +64,12 @@ class AgentConfig:
     route ends with the goal's clause, which the learned pooling queries leave out (they settle
     on the first door or landmark), so without it the features are not conditioned on the goal."""
 
+    visual_max_pool: bool = False
+    """Also give the policy the last convolution's FiLM-ed features maxed over the whole map
+    (one value a channel, as BabyAI's FiLM agent pools them): whether what the instruction names
+    is anywhere in view, which the dense layer over the flattened map must otherwise learn
+    position by position."""
+
     target_classes: int = 0
     """Classes of the target head (0: none): an auxiliary linear head on the policy's state and
     attended words, trained to say where the route's next door or goal is in the view (the
@@ -109,6 +115,11 @@ class AgentConfig:
         for _, stride in VISUAL_STEMS[self.visual_stem]:
             h, w = -(-h // stride), -(-w // stride)
         return h, w
+
+    @property
+    def visual_dim(self) -> int:
+        """Size of the visual features the recurrent cell reads at each step."""
+        return self.hidden + (self.conv_filters[2] if self.visual_max_pool else 0)
 
     @property
     def summary_dim(self) -> int:

@@ -139,7 +139,7 @@ class VLNAgent(keras.Model):
         # (creating variables inside a while-loop / lax.scan is not allowed).
         self.att_query.build((None, cfg.hidden))
         self.att_score.build((None, cfg.attention_dim))
-        self.cell.build((None, cfg.hidden + cfg.word_dim + cfg.action_embed))
+        self.cell.build((None, cfg.visual_dim + cfg.word_dim + cfg.action_embed))
         if cfg.step_film:
             rows, cols = cfg.feature_grid
             self.film_step.build((None, cfg.word_dim))
@@ -193,22 +193,30 @@ class VLNAgent(keras.Model):
         x = ops.cast(frames, "float32") / 255.0
         x = ops.relu(film(self.conv2(self.conv1(x)), self.film_params2(summary)))
         x = film(self.conv3(x), self.film_params(summary))
-        x = ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
-        return x if self.config.step_film else self.visual_dense(ops.relu(x))
+        if self.config.step_film:
+            return ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
+        return self._read_map(x)
+
+    def _read_map(self, x: Any) -> Any:
+        """The last convolution's FiLM-ed map (N, rows, cols, C), not yet rectified -> features (N, visual_dim)."""
+        x = ops.relu(x)
+        features = self.visual_dense(ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3])))
+        if self.config.visual_max_pool:
+            features = ops.concatenate([features, ops.max(x, axis=(1, 2))], axis=-1)
+        return features
 
     def _visual_width(self) -> int:
         """Width of what ``_visual`` returns per frame."""
         if not self.config.step_film:
-            return self.config.hidden
+            return self.config.visual_dim
         rows, cols = self.config.feature_grid
         return rows * cols * self.config.conv_filters[2]
 
     def _step_visual(self, maps: Any, context: Any) -> Any:
-        """``step_film``: flattened maps (B, rows * cols * C) modulated by the step's context -> (B, hidden)."""
+        """``step_film``: flattened maps (B, rows * cols * C) modulated by the step's context -> (B, visual_dim)."""
         rows, cols = self.config.feature_grid
         x = ops.reshape(maps, (-1, rows, cols, self.config.conv_filters[2]))
-        x = ops.relu(film(x, self.film_step(context)))
-        return self.visual_dense(ops.reshape(x, (-1, rows * cols * x.shape[-1])))
+        return self._read_map(film(x, self.film_step(context)))
 
     def _attend(self, h: Any, words: Any, keys: Any, mask: Any) -> tuple[Any, Any]:
         """Additive attention over words queried by ``h``: weights (B, L), context (B, D)."""

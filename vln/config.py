@@ -53,6 +53,10 @@ class TrainConfig:
     film_last_word: bool = False
     """The visual FiLM also reads the instruction LSTM's state at the last word, where the goal's
     clause ends the route (the learned pooling settles on the first door or landmark)."""
+    visual_max_pool: bool = False
+    """Also feed the policy the visual features maxed over the whole feature map (one value a
+    channel, after the instruction's FiLM): whether what the instruction names is anywhere in
+    view, wherever it is in the frame."""
     progress_coef: float = 0.0
     """Weight of the progress loss on the expert's demonstrations: the policy's attention over
     the words should move from the instruction's first word to its last as the route goes

@@ -79,9 +79,13 @@ def test_output_shapes(rnn, bidirectional):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(eager["logits"]), out["logits"], atol=1e-5)
 
 
-@pytest.mark.parametrize("rnn, step_film", [("lstm", False), ("gru", False), ("lstm", True), ("gru", True)])
-def test_sequence_equals_stepping(rnn, step_film):
-    agent = make_agent(rnn, step_film=step_film)
+@pytest.mark.parametrize(
+    "rnn, step_film, max_pool",
+    [("lstm", False, False), ("gru", False, False), ("lstm", True, False), ("gru", True, False),
+     ("lstm", False, True), ("lstm", True, True)],
+)
+def test_sequence_equals_stepping(rnn, step_film, max_pool):
+    agent = make_agent(rnn, step_film=step_film, visual_max_pool=max_pool)
     if step_film:  # zero-initialised (identity): give it weights so the test sees it act
         kernel = agent.film_step.kernel
         kernel.assign(np.random.default_rng(1).normal(0, 0.5, kernel.shape).astype("float32"))
@@ -409,3 +413,32 @@ def test_film_last_word_conditions_the_features_on_the_instructions_last_word(bi
     state = agent.initial_state(len(TEXTS))
     o = agent.step(enc, batch["images"][:, 0], batch["prev_actions"][:, 0], state)
     np.testing.assert_allclose(o["logits"], seq["logits"][:, 0], atol=1e-4)
+
+
+def test_visual_max_pool_reads_what_is_in_view_wherever_it_is(tmp_path):
+    """The pooled part of the visual features is the per-channel max of the rectified, FiLM-ed
+    map: a red square moved by two feature cells leaves it unchanged (the flattened dense part
+    changes), and the agent saves and loads with it."""
+    vocab = Vocabulary.build(TEXTS)
+    keras.utils.set_random_seed(0)
+    agent = VLNAgent(small_config(vocab, image_shape=(64, 64, 3), visual_max_pool=True), vocab)
+    cfg = agent.config
+    assert cfg.visual_dim == cfg.hidden + cfg.conv_filters[2]
+    frames = np.zeros((2, 64, 64, 3), np.uint8)
+    frames[0, 24:30, 16:22, 0] = 255
+    frames[1, 24:30, 32:38, 0] = 255  # 16 pixels right: two cells of the 8x8 map
+    summary = agent.encode_instruction(agent.vocab.encode_batch(TEXTS[:1] * 2))["summary"]
+    features = keras.ops.convert_to_numpy(agent._visual(frames, summary))
+    assert features.shape == (2, cfg.visual_dim)
+    np.testing.assert_allclose(features[0, cfg.hidden:], features[1, cfg.hidden:], atol=1e-6)
+    assert np.abs(features[0, : cfg.hidden] - features[1, : cfg.hidden]).max() > 1e-4
+    # The square lifts the pooled features above an empty frame's, never below.
+    empty = keras.ops.convert_to_numpy(agent._visual(np.zeros_like(frames), summary))
+    assert (features[0, cfg.hidden:] >= empty[0, cfg.hidden:] - 1e-6).all()
+    assert (features[0, cfg.hidden:] > empty[0, cfg.hidden:] + 1e-4).any()
+    batch = make_batch(agent, t=3)
+    out = agent.sequence_forward(batch)
+    agent.save(tmp_path / "agent.keras")
+    loaded = load_agent(tmp_path / "agent.keras")
+    assert loaded.config.visual_max_pool
+    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
