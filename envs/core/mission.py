@@ -60,9 +60,21 @@ def check_split(split: str) -> str:
     return split
 
 
-def phrasing_group(split: str) -> str:
-    """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones."""
+#: The phrasing groups: the templates training uses, and the held-out ones.
+PHRASINGS = ("train", "heldout")
+
+
+def phrasing_group(split: str, phrasings: str | None = None) -> str:
+    """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones.
+
+    ``phrasings`` ("train" or "heldout") overrides the split's group: unseen layouts with the
+    training phrasings, say, to tell failures of layout from failures of language apart.
+    """
     check_split(split)
+    if phrasings is not None:
+        if phrasings not in PHRASINGS:
+            raise ValueError(f"phrasings must be None or one of {PHRASINGS}, got {phrasings!r}")
+        return phrasings
     return "heldout" if split == "unseen" else "train"
 
 
@@ -70,13 +82,14 @@ def choose(rng: np.random.Generator, options: tuple[str, ...]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def goto_instruction(rng: np.random.Generator, obj: str, split: str) -> str:
-    return choose(rng, GOTO[phrasing_group(split)]).format(obj=obj)
+def goto_instruction(rng: np.random.Generator, obj: str, split: str, phrasings: str | None = None) -> str:
+    return choose(rng, GOTO[phrasing_group(split, phrasings)]).format(obj=obj)
 
 
-def route_instruction(rng: np.random.Generator, clauses: list[tuple[str, dict]], split: str) -> str:
-    """Join route clauses ((kind, fields) in order) into one sentence."""
-    group = phrasing_group(split)
+def route_instruction(rng: np.random.Generator, clauses: list[tuple[str, dict]], split: str,
+                      phrasings: str | None = None) -> str:
+    """Join route clauses ((kind, fields) in order) into one sentence (``phrasing_group``'s templates)."""
+    group = phrasing_group(split, phrasings)
     parts = [choose(rng, ROUTE[kind][group]).format(**fields) for kind, fields in clauses]
     if len(parts) == 1:
         return parts[0]

@@ -37,6 +37,9 @@ class Task(ABC):
     max_objects: int
     #: Default step limit.
     default_max_steps: int
+    #: The phrasing group every split uses ("train" or "heldout"); None: the split's own
+    #: (``envs.core.mission.phrasing_group``).
+    phrasings: str | None = None
 
     def generate(self, seed: int, split: str = "train") -> Episode:
         """One episode, deterministic in (seed, split)."""

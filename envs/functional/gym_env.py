@@ -290,14 +290,14 @@ class NavJaxVectorEnv(FunctionalJaxVectorEnv, EzPickle):
         return None
 
 
-def _goto_task(room_size, num_distractors, max_steps: int) -> GoToObjectTask:
-    return GoToObjectTask(room_size, num_distractors, max_steps)
+def _goto_task(room_size, num_distractors, max_steps: int, phrasings: str | None) -> GoToObjectTask:
+    return GoToObjectTask(room_size, num_distractors, max_steps, phrasings=phrasings)
 
 
 def _route_task(num_rooms, room_size: int, landmarks_per_room, max_steps: int, lookalikes: float,
-                hub_starts: float) -> FollowRouteTask:
+                hub_starts: float, phrasings: str | None) -> FollowRouteTask:
     return FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                           lookalikes=lookalikes, hub_starts=hub_starts)
+                           lookalikes=lookalikes, hub_starts=hub_starts, phrasings=phrasings)
 
 
 _GOTO_DOC = """
@@ -307,7 +307,7 @@ _GOTO_DOC = """
     """ + _DOC_COMMON + """
     ## Arguments
     ``split="train"``, ``room_size=(5, 7)``, ``num_distractors=(1, 5)``, ``max_steps=40``,
-    ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``, ``reward_shaping=False``,
+    ``phrasings=None``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``, ``reward_shaping=False``,
     ``render_mode=None | "rgb_array"`` (the first-person view), ``bank_size=1024``,
     ``bank_start=0``, ``mission_length=512``, ``tokenize=None``; the vector env also ``num_envs``.
     """
@@ -319,7 +319,7 @@ _ROUTE_DOC = """
     """ + _DOC_COMMON + """
     ## Arguments
     ``split="train"``, ``num_rooms=(2, 6)``, ``room_size=5``, ``landmarks_per_room=(0, 2)``,
-    ``max_steps=150``, ``lookalikes=0.0``, ``hub_starts=0.0``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
+    ``max_steps=150``, ``lookalikes=0.0``, ``hub_starts=0.0``, ``phrasings=None``, ``view_size=64``, ``fov_deg=90``, ``vfov_deg=None``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"`` (the first-person view),
     ``bank_size=1024``, ``bank_start=0``, ``mission_length=512``, ``tokenize=None``; the vector
     env also ``num_envs``.
@@ -330,20 +330,23 @@ class GoToObjectJaxEnv(NavJaxEnv):
     __doc__ = _GOTO_DOC
 
     def __init__(self, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
-                 render_mode: str | None = None, **kwargs: Any) -> None:
-        func = NavFunctional(_goto_task(room_size, num_distractors, max_steps), split, max_steps=max_steps, **kwargs)
+                 render_mode: str | None = None, phrasings: str | None = None, **kwargs: Any) -> None:
+        func = NavFunctional(_goto_task(room_size, num_distractors, max_steps, phrasings), split, max_steps=max_steps,
+                             **kwargs)
         super().__init__(func, render_mode, split=split, room_size=room_size, num_distractors=num_distractors,
-                         max_steps=max_steps, **kwargs)
+                         max_steps=max_steps, phrasings=phrasings, **kwargs)
 
 
 class GoToObjectJaxVectorEnv(NavJaxVectorEnv):
     __doc__ = _GOTO_DOC
 
     def __init__(self, num_envs: int = 8, split: str = "train", room_size=(5, 7), num_distractors=(1, 5),
-                 max_steps: int = 40, render_mode: str | None = None, **kwargs: Any) -> None:
-        func = NavFunctional(_goto_task(room_size, num_distractors, max_steps), split, max_steps=max_steps, **kwargs)
+                 max_steps: int = 40, render_mode: str | None = None, phrasings: str | None = None,
+                 **kwargs: Any) -> None:
+        func = NavFunctional(_goto_task(room_size, num_distractors, max_steps, phrasings), split, max_steps=max_steps,
+                             **kwargs)
         super().__init__(func, num_envs, render_mode, split=split, room_size=room_size,
-                         num_distractors=num_distractors, max_steps=max_steps, **kwargs)
+                         num_distractors=num_distractors, max_steps=max_steps, phrasings=phrasings, **kwargs)
 
 
 class FollowRouteJaxEnv(NavJaxEnv):
@@ -351,12 +354,13 @@ class FollowRouteJaxEnv(NavJaxEnv):
 
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
                  max_steps: int = 150, render_mode: str | None = None, lookalikes: float = 0.0,
-                 hub_starts: float = 0.0, **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts),
+                 hub_starts: float = 0.0, phrasings: str | None = None, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts,
+                                         phrasings),
                              split, max_steps=max_steps, **kwargs)
         super().__init__(func, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
                          landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes,
-                         hub_starts=hub_starts, **kwargs)
+                         hub_starts=hub_starts, phrasings=phrasings, **kwargs)
 
 
 class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
@@ -364,9 +368,10 @@ class FollowRouteJaxVectorEnv(NavJaxVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, render_mode: str | None = None,
-                 lookalikes: float = 0.0, hub_starts: float = 0.0, **kwargs: Any) -> None:
-        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts),
+                 lookalikes: float = 0.0, hub_starts: float = 0.0, phrasings: str | None = None, **kwargs: Any) -> None:
+        func = NavFunctional(_route_task(num_rooms, room_size, landmarks_per_room, max_steps, lookalikes, hub_starts,
+                                         phrasings),
                              split, max_steps=max_steps, **kwargs)
         super().__init__(func, num_envs, render_mode, split=split, num_rooms=num_rooms, room_size=room_size,
                          landmarks_per_room=landmarks_per_room, max_steps=max_steps, lookalikes=lookalikes,
-                         hub_starts=hub_starts, **kwargs)
+                         hub_starts=hub_starts, phrasings=phrasings, **kwargs)

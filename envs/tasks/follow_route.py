@@ -32,13 +32,18 @@ class FollowRouteTask(Task):
     default) draws the start as before, with no extra draws. From such a room the agent must
     pick the instruction's door out of several: a training curriculum asks for that more often.
 
+    ``phrasings``: "train" or "heldout" phrases every split's instructions with that group's
+    templates (None, the default: the split's own, held-out for unseen). Unseen layouts with the
+    training phrasings, or seen ones with the held-out phrasings, tell a failure to generalise
+    to new layouts from one to generalise to new wordings. The layouts and starts do not change.
+
     ``compiled``: draw the layouts with the numba kernel of ``envs.tasks.route_kernel``
     (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_generate``.
     """
 
     def __init__(self, num_rooms: tuple[int, int] = (2, 6), room_size: int = 5, slots: tuple[int, int] = (2, 3),
                  landmarks_per_room: tuple[int, int] = (0, 2), max_steps: int = 150, lookalikes: float = 0.0,
-                 hub_starts: float = 0.0, compiled: bool | None = None) -> None:
+                 hub_starts: float = 0.0, compiled: bool | None = None, phrasings: str | None = None) -> None:
         lo, hi = (num_rooms, num_rooms) if isinstance(num_rooms, int) else (int(num_rooms[0]), int(num_rooms[1]))
         if lo < 1 or hi < lo:
             raise ValueError(f"num_rooms must be a range within [2, {slots[0] * slots[1]}], got {num_rooms}")
@@ -59,6 +64,8 @@ class FollowRouteTask(Task):
             raise ValueError(f"lookalikes must be a probability in [0, 1], got {lookalikes}")
         if not 0.0 <= hub_starts <= 1.0:
             raise ValueError(f"hub_starts must be a probability in [0, 1], got {hub_starts}")
+        phrasing_group("train", phrasings)  # (its ValueError for anything but None, "train" or "heldout")
+        self.phrasings = phrasings
         self.num_rooms, self.room_size, self.slots = (lo, hi), int(room_size), (int(slots[0]), int(slots[1]))
         self.landmarks = (int(l_lo), int(l_hi))
         pitch = self.room_size + 1
@@ -182,7 +189,7 @@ class FollowRouteTask(Task):
         rows, cols = np.nonzero(episode.grid == DOOR)
         doors = dict(zip(zip(rows.tolist(), cols.tolist()), episode.door_color[rows, cols].tolist()))
         clauses = self._clauses(path, doors, episode.objects)
-        episode.mission = route_instruction(episode_rng, clauses, split)
+        episode.mission = route_instruction(episode_rng, clauses, split, self.phrasings)
         episode.extras["route"] = path
         # For the end-of-episode outcome keys (envs.core.outcome).
         episode.extras["room_of"] = room_of.astype(np.int8)
@@ -209,7 +216,7 @@ class FollowRouteTask(Task):
             objects[j, : len(ep.objects)] = [(o.row, o.col, o.type, o.color) for o in ep.objects]
         pending = [ep.extras.pop("pending") for ep in episodes]
         streams = np.stack([rng.state for rng, _ in pending])  # the episode streams, where the kernel goes on drawing
-        n_templates = [len(ROUTE[kind][phrasing_group(split)]) for kind in CLAUSE_KINDS]
+        n_templates = [len(ROUTE[kind][phrasing_group(split, self.phrasings)]) for kind in CLAUSE_KINDS]
         paths = np.empty((n, length, 2), np.int64)
         path_len = np.empty(n, np.int64)
         codes = np.empty((n, 3 * length + 1, 3), np.int64)  # at most a turn, a landmark and a door per segment
@@ -237,7 +244,7 @@ class FollowRouteTask(Task):
                 drawn.append((template, n_templates[kind]))
             if join >= 0:
                 drawn.append((join, len(JOINERS)))
-            ep.mission = route_instruction(DrawnIntegers(*zip(*drawn)), clauses, split)
+            ep.mission = route_instruction(DrawnIntegers(*zip(*drawn)), clauses, split, self.phrasings)
             ep.extras["route"] = list(map(tuple, paths[j, :n_path].tolist()))
             ep.extras["room_of"] = rooms_i8[j]
             ep.extras["end_info"] = {"num_rooms": n_rooms[j], "route_doors": doors,
@@ -324,7 +331,9 @@ class FollowRouteEnv(VLNEnv):
     ``split`` ("train", "seen" or "unseen"), ``num_rooms=(2, 6)``, ``room_size=5``,
     ``landmarks_per_room=(0, 2)``, ``max_steps=150``, ``lookalikes=0.0`` (the chance that a landmark in
     the goal's room has the goal's colour or type: a training curriculum), ``hub_starts=0.0`` (the chance
-    that the start room has two or more doors: a training curriculum), ``view_size=64``, ``fov_deg=90``,
+    that the start room has two or more doors: a training curriculum), ``phrasings=None | "train" |
+    "heldout"`` (the instructions' templates; None: the split's own, held-out for unseen),
+    ``view_size=64``, ``fov_deg=90``,
     ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None`` (square pixels),
     ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the shortest path;
     as short in cells with the next door or the goal kept in view; or that, after turning left
@@ -334,9 +343,9 @@ class FollowRouteEnv(VLNEnv):
     def __init__(self, split: str = "train", num_rooms=(2, 6), room_size: int = 5, landmarks_per_room=(0, 2),
                  max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False,
                  render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
-                 lookalikes: float = 0.0, hub_starts: float = 0.0) -> None:
+                 lookalikes: float = 0.0, hub_starts: float = 0.0, phrasings: str | None = None) -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                               lookalikes=lookalikes, hub_starts=hub_starts)
+                               lookalikes=lookalikes, hub_starts=hub_starts, phrasings=phrasings)
         super().__init__(task, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
@@ -346,9 +355,9 @@ class FollowRouteVectorEnv(VLNVectorEnv):
     def __init__(self, num_envs: int = 8, split: str = "train", num_rooms=(2, 6), room_size: int = 5,
                  landmarks_per_room=(0, 2), max_steps: int = 150, view_size: int = 64, fov_deg: float = 90.0,
                  reward_shaping: bool = False, render_mode: str | None = None, vfov_deg: float | None = None, expert: str = "shortest",
-                 lookalikes: float = 0.0, hub_starts: float = 0.0) -> None:
+                 lookalikes: float = 0.0, hub_starts: float = 0.0, phrasings: str | None = None) -> None:
         task = FollowRouteTask(num_rooms, room_size, landmarks_per_room=landmarks_per_room, max_steps=max_steps,
-                               lookalikes=lookalikes, hub_starts=hub_starts)
+                               lookalikes=lookalikes, hub_starts=hub_starts, phrasings=phrasings)
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 

@@ -22,12 +22,15 @@ class GoToObjectTask(Task):
     distractor is identical to the target. The agent starts at least two cells away
     from the target, facing a random way, so it often has to look around first.
 
+    ``phrasings``: "train" or "heldout" phrases every split's missions with that group's
+    templates (None, the default: the split's own, held-out for unseen; as ``FollowRouteTask``).
+
     ``compiled``: draw the candidates with the numba kernel of ``envs.tasks.goto_kernel``
     (default: whenever numba is, ``envs.core.jit``), the same episodes as ``_draw``.
     """
 
     def __init__(self, room_size: tuple[int, int] = (5, 7), num_distractors: tuple[int, int] = (1, 5), max_steps: int = 40,
-                 compiled: bool | None = None) -> None:
+                 compiled: bool | None = None, phrasings: str | None = None) -> None:
         lo, hi = _pair(room_size, "room_size")
         d_lo, d_hi = _pair(num_distractors, "num_distractors")
         if lo < 4:
@@ -42,6 +45,8 @@ class GoToObjectTask(Task):
             )
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
+        phrasing_group("train", phrasings)  # (its ValueError for anything but None, "train" or "heldout")
+        self.phrasings = phrasings
         self.room_size, self.num_distractors = (lo, hi), (d_lo, d_hi)
         self.max_grid = (hi + 2, hi + 2)
         self.max_objects = 1 + d_hi
@@ -96,7 +101,7 @@ class GoToObjectTask(Task):
         streams = np.array([1 if split == "unseen" else 0, _SPLIT_CODE[split]], np.uint64)
         failed = draw_candidates(seeds, attempts, max_attempts, np.array([_LAYOUT_SALT, _EPISODE_SALT], np.uint64), streams,
                                  *self.room_size, *self.num_distractors, N_TYPES, N_COLORS,
-                                 len(GOTO[phrasing_group(split)]), CRC_TABLE, h, w, n_objects, objects, start, start_dir,
+                                 len(GOTO[phrasing_group(split, self.phrasings)]), CRC_TABLE, h, w, n_objects, objects, start, start_dir,
                                  phrasing)
         if failed >= 0:
             raise RuntimeError(f"{type(self).__name__}: no valid layout after 1000 attempts")
@@ -145,7 +150,7 @@ class GoToObjectTask(Task):
             "h": h.tolist(), "w": w.tolist(), "n_objects": n_objects.tolist(), "objects": objects,
             "start": np.stack([row[start] + 1, col[start] + 1], axis=1).tolist(),
             "start_dir": _below(epi[:, 0], 4).tolist(),
-            "phrasing": _below(epi[:, 1], len(GOTO[phrasing_group(split)])).tolist(),
+            "phrasing": _below(epi[:, 1], len(GOTO[phrasing_group(split, self.phrasings)])).tolist(),
         }
 
     def _layout_key(self, cand: dict, c: int) -> int:
@@ -156,7 +161,7 @@ class GoToObjectTask(Task):
     def _episode(self, cand: dict, c: int, split: str) -> Episode:
         grid, doors, _ = _empty_room(cand["h"][c], cand["w"][c])
         objects = [WorldObject(*o) for o in cand["objects"][c, : cand["n_objects"][c]].tolist()]
-        mission = GOTO[phrasing_group(split)][cand["phrasing"][c]].format(obj=objects[0].description)
+        mission = GOTO[phrasing_group(split, self.phrasings)][cand["phrasing"][c]].format(obj=objects[0].description)
         # One room (0) and the distractor count, for the end-of-episode outcome keys (envs.core.outcome).
         extras = {"room_of": _room_of(cand["h"][c], cand["w"][c]), "end_info": {"num_distractors": len(objects) - 1}}
         return Episode(grid.copy(), doors.copy(), objects, 0, tuple(cand["start"][c]), cand["start_dir"][c],
@@ -236,13 +241,14 @@ class GoToObjectEnv(VLNEnv):
     ``fov_deg=90``, ``reward_shaping=False``, ``render_mode=None | "rgb_array"``, ``vfov_deg=None``
     (square pixels), ``expert="shortest" | "in_view" | "scanning"`` (``info["expert_action"]``: the
     shortest path; as short in cells with the goal kept in view; or that, after turning left until
-    the goal has been in view; ``envs.core.in_view_expert``).
+    the goal has been in view; ``envs.core.in_view_expert``), ``phrasings=None | "train" | "heldout"``
+    (the missions' templates; None: the split's own, held-out for unseen).
     """
 
     def __init__(self, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
                  view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
-        super().__init__(GoToObjectTask(room_size, num_distractors, max_steps), split, view_size, fov_deg, max_steps,
+                 vfov_deg: float | None = None, expert: str = "shortest", phrasings: str | None = None) -> None:
+        super().__init__(GoToObjectTask(room_size, num_distractors, max_steps, phrasings=phrasings), split, view_size, fov_deg, max_steps,
                          reward_shaping, render_mode, vfov_deg, expert)
 
 
@@ -251,6 +257,6 @@ class GoToObjectVectorEnv(VLNVectorEnv):
 
     def __init__(self, num_envs: int = 8, split: str = "train", room_size=(5, 7), num_distractors=(1, 5), max_steps: int = 40,
                  view_size: int = 64, fov_deg: float = 90.0, reward_shaping: bool = False, render_mode: str | None = None,
-                 vfov_deg: float | None = None, expert: str = "shortest") -> None:
-        super().__init__(GoToObjectTask(room_size, num_distractors, max_steps), num_envs, split, view_size, fov_deg,
+                 vfov_deg: float | None = None, expert: str = "shortest", phrasings: str | None = None) -> None:
+        super().__init__(GoToObjectTask(room_size, num_distractors, max_steps, phrasings=phrasings), num_envs, split, view_size, fov_deg,
                          max_steps, reward_shaping, render_mode, vfov_deg, expert)

@@ -166,6 +166,32 @@ def test_route_missions_use_split_templates():
             assert not route_regex(other).fullmatch(ep.mission), (split, ep.mission)
 
 
+@pytest.mark.parametrize("task_cls", [GoToObjectTask, FollowRouteTask])
+@pytest.mark.parametrize("split,group", [("unseen", "train"), ("seen", "heldout")])
+def test_phrasings_override_the_split_and_keep_its_layouts(task_cls, split, group):
+    regex = goto_regex if task_cls is GoToObjectTask else route_regex
+    other = "train" if group == "heldout" else "heldout"
+    own = task_cls().generate_batch(range(40), split)
+    swapped = task_cls(phrasings=group).generate_batch(range(40), split)
+    assert [e.layout_key() for e in swapped] == [e.layout_key() for e in own]
+    assert [(e.start, e.start_dir) for e in swapped] == [(e.start, e.start_dir) for e in own]
+    for ep in swapped:
+        assert regex(group).fullmatch(ep.mission), (split, ep.mission)
+        assert not regex(other).fullmatch(ep.mission), (split, ep.mission)
+    python = task_cls(phrasings=group, compiled=False).generate_batch(range(40), split)  # without numba
+    assert [e.mission for e in python] == [e.mission for e in swapped]
+
+
+def test_phrasings_reach_the_env_and_reject_unknown_groups():
+    env = gymnasium.make(ROUTE_ID, split="unseen", phrasings="train")
+    obs, _ = env.reset(seed=3)
+    assert route_regex("train").fullmatch(obs["mission"]), obs["mission"]
+    with pytest.raises(ValueError, match="phrasings"):
+        FollowRouteTask(phrasings="unseen")
+    with pytest.raises(ValueError, match="phrasings"):
+        GoToObjectTask(phrasings="held-out")
+
+
 def test_templates_of_the_two_groups_are_distinct():
     assert not set(GOTO["train"]) & set(GOTO["heldout"])
     for kind in ROUTE.values():
