@@ -231,10 +231,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # instruction LSTM reads both ways: a word's features then know what follows it, and the
     # goal is the route's last clause. Minibatches of 16 episodes for 6 epochs of cloning: the
     # recipe is bound by its number of updates more than by the frames each reads (32 episodes
-    # for 7 epochs before). With that many updates the instruction reader overfits the training
-    # phrasings on some seeds (unseen SR 0.75 with seed 1, its held-out wordings timing out), so
-    # each minibatch's words become <unk> with probability 0.1 (word_dropout). The 14-minute
-    # training budget is a safety net for slower machines of the same kind.
+    # for 7 epochs before). Each minibatch's words become <unk> with probability 0.1
+    # (word_dropout): without it the instruction reader overfits the training phrasings on
+    # some seeds, and the held-out wordings time out (unseen SR 0.75 with minibatches of 16 and
+    # seed 1, 0.78 with the recipe before and seed 2). The 14-minute training budget is a
+    # safety net for slower machines of the same kind.
     # The training envs are harder than the task (train_env_kwargs): 3 rooms, not 2-3, and 1-3
     # landmarks a room, not 0-2. Most failures stop by the wrong object in the goal's room or go
     # through the wrong door of a 3-room route; the harder layouts give the agent more of both
