@@ -64,6 +64,13 @@ def check_split(split: str) -> str:
 PHRASINGS = ("train", "heldout")
 
 
+def check_phrasings(phrasings: str | None) -> str | None:
+    """``phrasings`` itself if it is None or one of ``PHRASINGS``, else a ValueError naming them."""
+    if phrasings is not None and phrasings not in PHRASINGS:
+        raise ValueError(f"phrasings must be None or one of {PHRASINGS}, got {phrasings!r}")
+    return phrasings
+
+
 def phrasing_group(split: str, phrasings: str | None = None) -> str:
     """Training and val-seen episodes use the training phrasings; val-unseen the held-out ones.
 
@@ -71,9 +78,7 @@ def phrasing_group(split: str, phrasings: str | None = None) -> str:
     training phrasings, say, to tell failures of layout from failures of language apart.
     """
     check_split(split)
-    if phrasings is not None:
-        if phrasings not in PHRASINGS:
-            raise ValueError(f"phrasings must be None or one of {PHRASINGS}, got {phrasings!r}")
+    if check_phrasings(phrasings) is not None:
         return phrasings
     return "heldout" if split == "unseen" else "train"
 

@@ -10,7 +10,7 @@ from envs.core.expert import expert_path
 from envs.core.world import Episode, WorldObject
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
 from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task
-from envs.core.mission import JOINERS, ROUTE, phrasing_group, route_instruction
+from envs.core.mission import JOINERS, ROUTE, check_phrasings, phrasing_group, route_instruction
 
 
 class FollowRouteTask(Task):
@@ -64,8 +64,7 @@ class FollowRouteTask(Task):
             raise ValueError(f"lookalikes must be a probability in [0, 1], got {lookalikes}")
         if not 0.0 <= hub_starts <= 1.0:
             raise ValueError(f"hub_starts must be a probability in [0, 1], got {hub_starts}")
-        phrasing_group("train", phrasings)  # (its ValueError for anything but None, "train" or "heldout")
-        self.phrasings = phrasings
+        self.phrasings = check_phrasings(phrasings)
         self.num_rooms, self.room_size, self.slots = (lo, hi), int(room_size), (int(slots[0]), int(slots[1]))
         self.landmarks = (int(l_lo), int(l_hi))
         pitch = self.room_size + 1

@@ -11,7 +11,7 @@ from envs.core.constants import COLOR_NAMES, OBJECT_TYPES
 from envs.core.world import Episode, WorldObject, empty_room
 from envs.nav_env import _DOC_COMMON, VLNEnv, VLNVectorEnv
 from envs.core.task import _EPISODE_SALT, _LAYOUT_SALT, _SPLIT_CODE, Task, hash_uniforms, layout_in_split
-from envs.core.mission import GOTO, phrasing_group
+from envs.core.mission import GOTO, check_phrasings, phrasing_group
 from envs.core.outcome import room_index
 
 
@@ -45,8 +45,7 @@ class GoToObjectTask(Task):
             )
         if max_steps < 1:
             raise ValueError(f"max_steps must be positive, got {max_steps}")
-        phrasing_group("train", phrasings)  # (its ValueError for anything but None, "train" or "heldout")
-        self.phrasings = phrasings
+        self.phrasings = check_phrasings(phrasings)
         self.room_size, self.num_distractors = (lo, hi), (d_lo, d_hi)
         self.max_grid = (hi + 2, hi + 2)
         self.max_objects = 1 + d_hi
