@@ -77,6 +77,12 @@ class TrainConfig:
     (every phase), so the agent reads a route from its slot words and their order rather than
     from one template's wording; evaluation reads every word. 0: off."""
 
+    colour_swap: float = 0.0
+    """Training minibatches recolour each episode with this probability (every phase): a random
+    permutation of the six colours applied alike to its frames' pixels and to its instruction's
+    colour words (``vln.augmentation``; the built-in envs only, which draw each colour flat), so
+    the agent reads which door or object the words name in every combination. 0: off."""
+
     # ---- phase 1: imitation
     il_episodes: int = 8000
     """Expert demonstrations for behaviour cloning (0 skips imitation)."""
@@ -124,6 +130,10 @@ class TrainConfig:
     regression: the ablation that shows what the policy gradient itself adds)."""
     rl_lr: float = 3e-4
     """Learning rate of the REINFORCE phase."""
+    rl_stop_reward: float = 0.0
+    """REINFORCE's reward at the stop, added to the env's (EnvDrop uses 2): +this where the episode
+    succeeds, -this where the agent stops anywhere else (``info["stopped"]``), nothing on a
+    timeout. The evaluation's figures never see it. 0: the env's reward alone."""
     rl_value_warmup: int = 10
     """First REINFORCE updates that fit only the value baseline (imitation never trains it), at ``lr``."""
 
@@ -188,11 +198,11 @@ class TrainConfig:
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
-                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix,
-                             progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, rl_stop_reward=self.rl_stop_reward,
+                             progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, colour_swap=self.colour_swap, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
-        for name in ("il_noise", "dagger_beta", "gamma", "word_dropout"):  # probabilities and the discount
+        for name in ("il_noise", "dagger_beta", "gamma", "word_dropout", "colour_swap"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
         if self.ema >= 1:

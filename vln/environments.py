@@ -63,6 +63,14 @@ def has_splits(name: str) -> bool:
     return _accepts(spec.entry_point, "split")
 
 
+def draws_flat_colours(name: str) -> bool:
+    """Whether the env is one of the built-in gridworlds (``envs``), which draw each of the six
+    colours of ``envs.core.constants.COLORS`` flat and name them by those words: what a colour
+    swap (``vln.augmentation``) relies on."""
+    entry = gym.spec(resolve_env_id(name)).entry_point
+    return isinstance(entry, str) and entry.startswith("envs.")
+
+
 def make_vector_env(name: str, num_envs: int, split: str = "train", env_kwargs: dict[str, Any] | None = None, *,
                     validate: bool = True, imitation: bool = False, workers: int = 1, render_mode: str | None = None):
     """The native vector env where the id has one, else Gymnasium's SyncVectorEnv.

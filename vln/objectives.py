@@ -66,9 +66,26 @@ def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, pg_coef: float = 1.0, normalize: bool = True) -> list[Sample]:
-    """Taken actions weighted by ``pg_coef`` times the advantage (return minus the value baseline)."""
-    returns = [discounted_returns(t.rewards, gamma) for t in trajs]
+def stop_rewards(traj: Trajectory, stop_reward: float) -> np.ndarray:
+    """The episode's rewards with EnvDrop's reward at the stop added to its last step:
+    ``+stop_reward`` where it succeeded, ``-stop_reward`` where it stopped anywhere else
+    (``info["stopped"]``), nothing where the step limit ended it. The env's own reward pays for
+    progress along the way; this one makes the STOP itself the thing to get right, where a stop
+    by the wrong object near the goal otherwise keeps most of the progress reward."""
+    rewards = np.asarray(traj.rewards, np.float64).copy()
+    if stop_reward and len(rewards):
+        if traj.success:
+            rewards[-1] += stop_reward
+        elif bool(traj.info.get("stopped", False)):
+            rewards[-1] -= stop_reward
+    return rewards
+
+
+def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, pg_coef: float = 1.0, normalize: bool = True,
+                      stop_reward: float = 0.0) -> list[Sample]:
+    """Taken actions weighted by ``pg_coef`` times the advantage (return minus the value baseline);
+    ``stop_reward``: the training reward at the stop (``stop_rewards``)."""
+    returns = [discounted_returns(stop_rewards(t, stop_reward), gamma) for t in trajs]
     adv = [r - t.values for r, t in zip(returns, trajs)]
     if normalize and adv:
         flat = np.concatenate(adv)
@@ -78,7 +95,7 @@ def reinforce_samples(trajs: Sequence[Trajectory], gamma: float, pg_coef: float 
 
 
 def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef: float = 1.0,
-                  normalize: bool = True) -> list[Sample]:
+                  normalize: bool = True, stop_reward: float = 0.0) -> list[Sample]:
     """Taken actions weighted by a leave-one-out group baseline (RLOO, Kool et al. 2019).
 
     ``trajs`` come in consecutive groups of ``group`` sampled episodes of the same seeded
@@ -86,18 +103,19 @@ def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef
     steps, is its return minus the mean return of the others in its group: layout and
     route difficulty, which dominate a return, cancel out, so the weights say which
     behaviours did better on the same task. The value head still gets its returns.
-    Weights are ``pg_coef`` times the advantage.
+    Weights are ``pg_coef`` times the advantage; ``stop_reward`` as in ``reinforce_samples``.
     """
     if group < 2:
         raise ValueError(f"a group baseline needs at least 2 episodes per group, got {group}")
     if len(trajs) % group:
         raise ValueError(f"{len(trajs)} episodes do not split into groups of {group}")
-    totals = np.array([float(np.sum(t.rewards)) for t in trajs]).reshape(-1, group)
+    rewards = [stop_rewards(t, stop_reward) for t in trajs]
+    totals = np.array([float(np.sum(r)) for r in rewards]).reshape(-1, group)
     adv = (totals - (totals.sum(axis=1, keepdims=True) - totals) / (group - 1)).reshape(-1)
     if normalize:
         adv = adv / (adv.std() + 1e-6)
     return [Sample(t, t.actions, np.full(len(t), a, np.float32) * pg_coef,
-                   discounted_returns(t.rewards, gamma).astype(np.float32)) for t, a in zip(trajs, adv)]
+                   discounted_returns(r, gamma).astype(np.float32)) for t, r, a in zip(trajs, rewards, adv)]
 
 
 def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float,

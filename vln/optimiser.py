@@ -40,6 +40,7 @@ def fit(
     learning_rate: Callable[[float], float] | None = None,
     start: int = 0,
     word_dropout: float = 0.0,
+    augment: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
 
@@ -50,7 +51,9 @@ def fit(
     skips the first minibatches of the order (done before a resume: the same ``rng`` state
     draws the same order). ``word_dropout``: each minibatch's instruction words become
     ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
-    ``rng``, so a resumed fit drops the same words.
+    ``rng``, so a resumed fit drops the same words. ``augment(arrays, rng)``, where given,
+    changes each minibatch's arrays before that (e.g. ``vln.augmentation.ColourSwap``), with a
+    generator of its own per minibatch, drawn the same way.
     """
     if not samples:
         raise ValueError("no training samples")
@@ -62,9 +65,12 @@ def fit(
     pad_to = pad_steps(chunk)
     # Drawn only with word dropout: without it ``rng`` goes on exactly as before.
     drop_seed = int(rng.integers(2**63)) if word_dropout > 0 else 0
+    augment_seed = int(rng.integers(2**63)) if augment is not None else 0
 
     def arrays(u: int) -> dict[str, np.ndarray]:
         feed = minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
+        if augment is not None:
+            feed = augment(feed, np.random.default_rng([augment_seed, u]))
         if word_dropout > 0:
             feed["tokens"] = drop_words(feed["tokens"], word_dropout, np.random.default_rng([drop_seed, u]))
         return feed

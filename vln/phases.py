@@ -55,7 +55,7 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
         stats = fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
                     max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase, start, resumable),
                     stop=run.should_pause, learning_rate=learning_rate, start=start,
-                    word_dropout=run.config.word_dropout)
+                    word_dropout=run.config.word_dropout, augment=run.augment)
     except NonFiniteLoss as exc:
         raise NonFiniteLoss(f"{exc} in {run.training_now()}, minibatch {exc.update}; training stopped, {run.kept()}") from exc
     if resumable:
@@ -250,11 +250,11 @@ def reinforce(run: RunState, env, agent, mix: list[Sample]) -> None:
             # num_envs / rl_group episodes, each sampled rl_group times side by side.
             seeds = [RL_SEED + u * config.num_envs + i // config.rl_group for i in range(config.num_envs)]
             trajs = collect(run, env, policy, seeds)
-            samples = group_samples(trajs, config.rl_group, config.gamma, pg_coef)
+            samples = group_samples(trajs, config.rl_group, config.gamma, pg_coef, stop_reward=config.rl_stop_reward)
         else:
             first = RL_SEED + u * config.num_envs
             trajs = collect(run, env, policy, range(first, first + config.num_envs))
-            samples = reinforce_samples(trajs, config.gamma, pg_coef)
+            samples = reinforce_samples(trajs, config.gamma, pg_coef, stop_reward=config.rl_stop_reward)
         c["env_frames"] += sum(len(t) for t in trajs)
         if u >= warmup and mix:
             # Expert labels on the agent's own sampled states instead made it worse: off the

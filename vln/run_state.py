@@ -48,6 +48,9 @@ class RunState:
         # With --device-rollout, where DAgger and REINFORCE collect (vln.device_rollout.DeviceEpisodes;
         # set by vln.train); None: on the CPU vector env.
         self.device: Any = None
+        # With --colour-swap, each training minibatch's recolouring (vln.augmentation.ColourSwap;
+        # set by vln.train once the agent's vocabulary is known); None: off.
+        self.augment: Any = None
 
     # ------------------------------------------------------------ phases
     def pending(self, phase: str) -> bool:

@@ -21,7 +21,7 @@ from vln import phases
 from vln.checkpoint import atomic_write_json, atomic_write_text, check_writable, load_checkpoint, read_state
 from vln.collection import sample_missions
 from vln.config import TrainConfig
-from vln.environments import make_vector_env
+from vln.environments import draws_flat_colours, make_vector_env
 from vln.evaluation import run_episodes_file, write_episode_rows
 from vln.preemption import stop_on_signals
 from vln.run_log import write_curves
@@ -42,6 +42,8 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
     if resume and dataclasses.replace(TrainConfig.load(out / "config.json"), out=config.out,
                                       report=config.report) != config:
         raise ValueError(f"--resume: the options differ from the run's config.json in {out}")
+    if config.colour_swap > 0 and not draws_flat_colours(config.env):
+        raise ValueError(f"--colour-swap needs one of the built-in envs (their six flat colours); {config.env} is not one")
     if config.device_rollout:  # (imports jax: only with the flag)
         from vln.device_rollout import check_device_rollout
 
@@ -74,6 +76,10 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
     run = RunState(config, progress)
     try:
         agent = start(run, env, state)
+        if config.colour_swap > 0:
+            from vln.augmentation import ColourSwap
+
+            run.augment = ColourSwap(agent.vocab, config.colour_swap)
         if config.device_rollout and not run.pending("done"):
             from vln.device_rollout import DeviceEpisodes
 

@@ -6,7 +6,8 @@ import pytest
 from agents import AgentConfig, VLNAgent
 from vln.collection import Trajectory
 from vln.batching import minibatch_arrays
-from vln.objectives import discounted_returns, group_samples, imitation_samples, objective, reinforce_samples
+from vln.objectives import (discounted_returns, group_samples, imitation_samples, objective, reinforce_samples,
+                             stop_rewards)
 from vln.optimiser import update_chunks
 from agents.vocabulary import Vocabulary
 
@@ -29,6 +30,22 @@ def test_reinforce_samples_weight_actions_by_advantage():
     assert np.array_equal(s_good.targets, good.actions)
     assert (s_good.weights > 0).all() and (s_bad.weights < 0).all()  # centred: worse than average is pushed down
     assert np.allclose(s_good.returns, 1.0)
+
+
+def test_stop_reward_pays_the_right_stop_and_charges_a_wrong_one():
+    rng = np.random.default_rng(0)
+    good, wrong, timeout = _traj(3, rng, True), _traj(3, rng, False), _traj(3, rng, False)
+    wrong.info["stopped"], timeout.info["stopped"] = True, False
+    assert np.allclose(stop_rewards(good, 2.0), [0, 0, 3.0])
+    assert np.allclose(stop_rewards(wrong, 2.0), [0, 0, -2.0])
+    assert np.allclose(stop_rewards(timeout, 2.0), [0, 0, 0])  # the step limit ended it: no stop to judge
+    assert np.allclose(stop_rewards(wrong, 0.0), wrong.rewards) and np.allclose(wrong.rewards, 0)  # a copy
+    s_good, s_wrong, s_timeout = reinforce_samples([good, wrong, timeout], gamma=1.0, normalize=False, stop_reward=2.0)
+    assert np.allclose(s_good.returns, 3.0) and np.allclose(s_wrong.returns, -2.0) and np.allclose(s_timeout.returns, 0)
+    # A wrong stop is now worse than running out of steps.
+    assert s_wrong.weights[0] < s_timeout.weights[0] < s_good.weights[0]
+    group = group_samples([good, wrong, timeout], group=3, gamma=1.0, normalize=False, stop_reward=2.0)
+    assert np.allclose([s.weights[0] for s in group], [3.0 - (-2.0 + 0) / 2, -2.0 - 1.5, 0 - 0.5])
 
 
 def test_group_samples_compare_each_episode_with_the_others_of_its_group():
