@@ -23,8 +23,8 @@ def _packed(rgb: np.ndarray) -> np.ndarray:
 
 
 def shade_table(colors: np.ndarray = COLORS, lowest: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every pixel the renderer can draw in one of ``colors``: (codes (K,) sorted, packed RGB;
-    their colour (K,); recoloured (K, C, 3) uint8, the same shade of each colour).
+    """Every pixel the renderer can draw in one of ``colors``: (codes (K,), packed RGB; their
+    colour (K,); recoloured (K, C, 3) uint8, the same shade of each colour).
 
     The raycaster draws a lintel or an object of colour ``c`` at a depth-dependent gain ``g``
     (0.3 to 1) as ``int(colors[c] * g)`` per channel (``envs.render.raycast_kernel``). Each
@@ -34,8 +34,7 @@ def shade_table(colors: np.ndarray = COLORS, lowest: float = 0.2) -> tuple[np.nd
     gains = np.linspace(lowest, 1.0, 40_001)
     keys, owners, shades = [], [], []
     for c, rgb in enumerate(colors.astype(np.float64)):
-        drawn = (rgb[None, :] * gains[:, None]).astype(np.int64)
-        code = (drawn[:, 0] << 16) | (drawn[:, 1] << 8) | drawn[:, 2]
+        code = _packed((rgb[None, :] * gains[:, None]).astype(np.uint8))
         uniq, first, count = np.unique(code, return_index=True, return_counts=True)
         keys.append(uniq)
         owners.append(np.full(len(uniq), c))
@@ -43,9 +42,8 @@ def shade_table(colors: np.ndarray = COLORS, lowest: float = 0.2) -> tuple[np.nd
     keys, owners, shades = np.concatenate(keys), np.concatenate(owners), np.concatenate(shades)
     if len(np.unique(keys)) != len(keys):
         raise ValueError("two colours draw the same pixel: a colour swap could not tell them apart")
-    order = np.argsort(keys)
-    recoloured = (colors.astype(np.float64)[None, :, :] * shades[order][:, None, None]).astype(np.uint8)
-    return keys[order], owners[order], recoloured
+    recoloured = (colors.astype(np.float64)[None, :, :] * shades[:, None, None]).astype(np.uint8)
+    return keys, owners, recoloured
 
 
 class ColourSwap:
@@ -71,15 +69,19 @@ class ColourSwap:
     def recolour(self, images: np.ndarray, tokens: np.ndarray, perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One episode's frames (..., H, W, 3) and tokens (L,), each colour ``c`` made ``perm[c]``
         (new arrays)."""
+        new_images, new_tokens = images.copy(), tokens.copy()
+        self._recolour_into(new_images, new_tokens, tokens, perm)
+        return new_images, new_tokens
+
+    def _recolour_into(self, images: np.ndarray, new_tokens: np.ndarray, tokens: np.ndarray, perm: np.ndarray) -> None:
+        """``recolour`` in place: ``images`` changed where they hold a colour, ``new_tokens``
+        (a copy of ``tokens``) where ``tokens`` name one."""
         row = self.index[_packed(images)]
         hit = row > 0
         k = row[hit].astype(np.int64) - 1
-        images = images.copy()
         images[hit] = self.recoloured[k, np.asarray(perm)[self.owner[k]]]
-        new_tokens = tokens.copy()
         for c, new in enumerate(perm):
             new_tokens[tokens == self.word_ids[c]] = self.word_ids[new]
-        return images, new_tokens
 
     def __call__(self, feed: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``feed`` (``minibatch_arrays`` output: ``images`` (B, T, H, W, 3), ``tokens`` (B, L))
@@ -91,5 +93,5 @@ class ColourSwap:
             return feed
         images, tokens = feed["images"].copy(), feed["tokens"].copy()
         for i in np.flatnonzero(swap):
-            images[i], tokens[i] = self.recolour(feed["images"][i], feed["tokens"][i], perms[i])
+            self._recolour_into(images[i], tokens[i], feed["tokens"][i], perms[i])
         return {**feed, "images": images, "tokens": tokens}
