@@ -102,6 +102,11 @@ class TrainConfig:
     """Each DAgger round trains on its new episodes plus this many earlier samples drawn at
     random (demonstrations and earlier rounds'), instead of on all the data so far (0): a
     round's cost stays fixed, so the same minutes buy more rounds of the agent's own states."""
+    il_focal: float = 0.0
+    """Focusing exponent of a focal imitation loss (behaviour cloning and DAgger): each step's
+    cross-entropy is scaled by ``(1 - p) ** il_focal``, ``p`` the probability the policy gives the
+    expert's action, so the steps it already gets right weigh less than the decisions it gets
+    wrong (0: plain cross-entropy; REINFORCE's imitation mix always uses the plain one)."""
     ema: float = 0.0
     """Momentum of an exponential moving average of the weights during imitation (behaviour
     cloning and each DAgger round), which then replaces the weights at the end of each (0: off;
@@ -197,7 +202,7 @@ class TrainConfig:
                          clipnorm=self.clipnorm, batch_size=self.batch_size, chunk=self.chunk, checkpoint_every=self.checkpoint_every)
         require_non_negative(seed=self.seed, il_episodes=self.il_episodes, il_noise=self.il_noise,
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
-                             dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
+                             dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, il_focal=self.il_focal, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, rl_stop_reward=self.rl_stop_reward,
                              progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, colour_swap=self.colour_swap, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,

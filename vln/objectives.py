@@ -119,7 +119,8 @@ def group_samples(trajs: Sequence[Trajectory], group: int, gamma: float, pg_coef
 
 
 def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, entropy_coef: float,
-               progress_coef: float = 0.0, target_coef: float = 0.0, goal_coef: float = 0.0) -> dict[str, Any]:
+               progress_coef: float = 0.0, target_coef: float = 0.0, goal_coef: float = 0.0,
+               focal: float = 0.0) -> dict[str, Any]:
     """The loss of one teacher-forced minibatch, and its named terms (Keras ops, any backend).
 
     ``y`` holds ``actions``, ``weights``, ``mask``, ``returns``, ``value_mask`` (all (B, T)),
@@ -148,6 +149,12 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
     the goal object itself is in the view, at every step of the route: which of the objects in
     view the instruction's last clause names, learnt on every frame that shows the goal or
     other objects rather than only at the stop.
+
+    ``focal`` > 0 scales each step's cross-entropy by ``(1 - p) ** focal``, ``p`` the policy's
+    probability of the labelled action (the focal loss, Lin et al. 2017): steps the policy
+    already gets right (most of a route is walking on) weigh little, and the few decisions it
+    gets wrong (which door, which object) weigh more. For imitation only: with REINFORCE's
+    signed weights it would no longer be the policy gradient.
     """
     from keras import ops
 
@@ -162,6 +169,8 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
 
     logp = ops.log_softmax(logits, axis=-1)
     cross_entropy = -ops.sum(ops.one_hot(actions, num_actions) * logp, axis=-1)
+    if focal > 0:
+        cross_entropy = ops.power(1.0 - ops.exp(-cross_entropy), focal) * cross_entropy
     entropy_t = -ops.sum(ops.exp(logp) * logp, axis=-1)
     steps = ops.maximum(ops.sum(mask), 1.0)
     policy_loss = ops.sum(weights * cross_entropy) / steps
@@ -194,8 +203,9 @@ def view_cross_entropy(logits: Any, labels: Any, mask: Any) -> Any:
 
 
 def objective(value_coef: float = 0.5, entropy_coef: float = 0.01, progress_coef: float = 0.0,
-              target_coef: float = 0.0, goal_coef: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
+              target_coef: float = 0.0, goal_coef: float = 0.0,
+              focal: float = 0.0) -> Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]:
     """``loss_terms`` with its coefficients bound: what ``VLNAgent.compile_for_training`` takes."""
     return functools.partial(loss_terms, value_coef=float(value_coef), entropy_coef=float(entropy_coef),
                              progress_coef=float(progress_coef), target_coef=float(target_coef),
-                             goal_coef=float(goal_coef))
+                             goal_coef=float(goal_coef), focal=float(focal))

@@ -108,7 +108,8 @@ def heldout_success(run: RunState, agent) -> float | None:
 def compile_imitation(run: RunState, agent, learning_rate: float | None = None) -> None:
     config = run.config
     agent.compile_for_training(objective(value_coef=0.0, entropy_coef=0.0, progress_coef=config.progress_coef,
-                                         target_coef=config.target_coef, goal_coef=config.goal_coef),
+                                         target_coef=config.target_coef, goal_coef=config.goal_coef,
+                                         focal=config.il_focal),
                                learning_rate=learning_rate or config.lr, clipnorm=config.clipnorm,
                                ema_momentum=config.ema)
 

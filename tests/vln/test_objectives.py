@@ -244,6 +244,30 @@ def test_padding_to_fewer_steps_trains_the_same():
     assert pad_steps(20) == (TF_PAD_STEPS if keras.backend.backend() == "tensorflow" else 20) and pad_steps(3) == 3
 
 
+def test_the_focal_imitation_loss_weighs_each_step_by_how_wrong_the_policy_is():
+    from keras import ops
+
+    from vln.objectives import loss_terms
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 4)).astype(np.float32)
+    logits[0, 0] = [9.0, 0.0, 0.0, 0.0]  # near sure of the expert's action: almost no weight left
+    actions = np.array([[0, 1, 2], [3, 0, 1]])
+    weights = np.array([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]], np.float32)  # the last step is padding
+    y = {"actions": actions, "weights": weights, "mask": weights, "returns": np.zeros((2, 3)), "value_mask": np.zeros((2, 3))}
+    pred = {"logits": logits, "value": np.zeros((2, 3), np.float32)}
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    p = np.exp(np.take_along_axis(logp, actions[..., None], -1)[..., 0])
+
+    def loss(focal):
+        return float(ops.convert_to_numpy(loss_terms(y, pred, value_coef=0.0, entropy_coef=0.0, focal=focal)["policy_loss"]))
+
+    for gamma in (0.0, 1.0, 2.0):
+        expected = (weights * (1 - p) ** gamma * -np.log(p)).sum() / weights.sum()
+        assert loss(gamma) == pytest.approx(expected, rel=1e-5)
+    assert loss(2.0) < loss(1.0) < loss(0.0)
+
+
 def test_the_target_view_loss_is_a_cross_entropy_on_labelled_steps():
     from keras import ops
 
