@@ -70,6 +70,14 @@ class AgentConfig:
     is anywhere in view, which the dense layer over the flattened map must otherwise learn
     position by position."""
 
+    visual_attention: bool = False
+    """At every step the words the policy attends to query the cells of the instruction-FiLM-ed
+    feature map (a dot product with each cell's features, softmax over the cells): the cell
+    step also reads the attended cell features, the attention's column profile (where across
+    the view) and its largest score (how well the best cell matches). Matching "the purple
+    door" of the step's clause against what is in view is then one dot product, which the
+    dense layer over the flattened map and the recurrent cell must otherwise learn to compute."""
+
     target_classes: int = 0
     """Classes of the target head (0: none): an auxiliary linear head on the policy's state and
     attended words, trained to say where the route's next door or goal is in the view (the
@@ -98,6 +106,8 @@ class AgentConfig:
         for name in ("target_classes", "goal_classes"):
             if getattr(self, name) < 0 or getattr(self, name) == 1:
                 raise ValueError(f"AgentConfig.{name} must be 0 (no head) or at least 2, got {getattr(self, name)}")
+        if self.visual_attention and self.step_film:
+            raise ValueError("AgentConfig.visual_attention and step_film cannot be combined")
         if self.pool_heads < 1:
             raise ValueError(f"AgentConfig.pool_heads must be at least 1, got {self.pool_heads}")
         if len(self.conv_filters) != 3:
@@ -117,9 +127,17 @@ class AgentConfig:
         return h, w
 
     @property
+    def map_dim(self) -> int:
+        """Size of the features read off a frame's whole map (the dense layer, and its max pool)."""
+        return self.hidden + (self.conv_filters[2] if self.visual_max_pool else 0)
+
+    @property
     def visual_dim(self) -> int:
         """Size of the visual features the recurrent cell reads at each step."""
-        return self.hidden + (self.conv_filters[2] if self.visual_max_pool else 0)
+        if not self.visual_attention:
+            return self.map_dim
+        # The attended cell features, the attention's column profile and its largest score.
+        return self.map_dim + self.conv_filters[2] + self.feature_grid[1] + 1
 
     @property
     def summary_dim(self) -> int:

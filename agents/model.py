@@ -107,6 +107,10 @@ class VLNAgent(keras.Model):
         if cfg.step_film:
             # Zero-initialised like the other FiLMs: the per-step modulation starts as identity.
             self.film_step = layers.Dense(2 * f3, kernel_initializer="zeros", name="film_step")
+        if cfg.visual_attention:
+            # The step's query of the map's cells. Zero-initialised: the attention starts uniform
+            # (a mean over the cells), and learns what to look for from the attended words.
+            self.visual_query = layers.Dense(f3, use_bias=False, kernel_initializer="zeros", name="visual_query")
 
         # Recurrent policy with additive attention over the words.
         self.action_embedding = layers.Embedding(cfg.num_actions + 1, cfg.action_embed, name="action_embedding")
@@ -144,6 +148,8 @@ class VLNAgent(keras.Model):
             rows, cols = cfg.feature_grid
             self.film_step.build((None, cfg.word_dim))
             self.visual_dense.build((None, rows * cols * f3))
+        if cfg.visual_attention:
+            self.visual_query.build((None, cfg.word_dim + cfg.hidden))
         # One tiny eager call builds everything else, so weights can be loaded at once.
         self(self._dummy_inputs(1, 2, 1))
 
@@ -195,6 +201,10 @@ class VLNAgent(keras.Model):
         x = film(self.conv3(x), self.film_params(summary))
         if self.config.step_film:
             return ops.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
+        if self.config.visual_attention:
+            # The map's features, then its rectified cells for the step's attention (``_attend_map``).
+            cells = ops.reshape(ops.relu(x), (-1, x.shape[1] * x.shape[2] * x.shape[3]))
+            return ops.concatenate([self._read_map(x), cells], axis=-1)
         return self._read_map(x)
 
     def _read_map(self, x: Any) -> Any:
@@ -207,10 +217,27 @@ class VLNAgent(keras.Model):
 
     def _visual_width(self) -> int:
         """Width of what ``_visual`` returns per frame."""
-        if not self.config.step_film:
-            return self.config.visual_dim
         rows, cols = self.config.feature_grid
-        return rows * cols * self.config.conv_filters[2]
+        if self.config.step_film:
+            return rows * cols * self.config.conv_filters[2]
+        if self.config.visual_attention:
+            return self.config.map_dim + rows * cols * self.config.conv_filters[2]
+        return self.config.visual_dim
+
+    def _attend_map(self, vis: Any, h: Any, context: Any) -> Any:
+        """``visual_attention``: the map's features and cells (B, map_dim + rows * cols * C), queried
+        by the step's attended words and state -> (B, visual_dim)."""
+        rows, cols = self.config.feature_grid
+        channels = self.config.conv_filters[2]
+        features, cells = vis[:, : self.config.map_dim], vis[:, self.config.map_dim :]
+        cells = ops.reshape(cells, (-1, rows * cols, channels))
+        query = self.visual_query(ops.concatenate([context, h], axis=-1))  # (B, C)
+        scores = ops.sum(cells * query[:, None, :], axis=-1) / float(np.sqrt(channels))  # (B, cells)
+        weights = ops.softmax(scores, axis=-1)
+        attended = ops.sum(weights[..., None] * cells, axis=1)
+        columns = ops.sum(ops.reshape(weights, (-1, rows, cols)), axis=1)  # where across the view
+        best = ops.max(scores, axis=-1, keepdims=True)
+        return ops.concatenate([features, attended, columns, best], axis=-1)
 
     def _step_visual(self, maps: Any, context: Any) -> Any:
         """``step_film``: flattened maps (B, rows * cols * C) modulated by the step's context -> (B, visual_dim)."""
@@ -231,6 +258,8 @@ class VLNAgent(keras.Model):
         weights, context = self._attend(h, words, keys, mask)
         if self.config.step_film:
             vis = self._step_visual(vis, context)
+        elif self.config.visual_attention:
+            vis = self._attend_map(vis, h, context)
         x = ops.concatenate([vis, context, act], axis=-1)
         if self.config.rnn == "lstm":
             h_new, (_, c_new) = self.cell(x, [h, c])

@@ -57,6 +57,11 @@ class TrainConfig:
     """Also feed the policy the visual features maxed over the whole feature map (one value a
     channel, after the instruction's FiLM): whether what the instruction names is anywhere in
     view, wherever it is in the frame."""
+    visual_attention: bool = False
+    """At every step the words the policy attends to query the cells of the visual feature map
+    (dot-product attention over the 8x8 cells): the policy also reads the attended cells, where
+    across the view they are, and how well the best one matches, so "the purple door" of the
+    step's clause is matched against what is in view directly."""
     progress_coef: float = 0.0
     """Weight of the progress loss on the expert's demonstrations: the policy's attention over
     the words should move from the instruction's first word to its last as the route goes
@@ -210,6 +215,8 @@ class TrainConfig:
         for name in ("il_noise", "dagger_beta", "gamma", "word_dropout", "colour_swap"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
+        if self.visual_attention and self.step_film:
+            raise ValueError("--visual-attention and --step-film cannot be combined")
         if self.ema >= 1:
             raise ValueError(f"--ema must be below 1, got {self.ema}")
         if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):

@@ -80,15 +80,16 @@ def test_output_shapes(rnn, bidirectional):
 
 
 @pytest.mark.parametrize(
-    "rnn, step_film, max_pool",
-    [("lstm", False, False), ("gru", False, False), ("lstm", True, False), ("gru", True, False),
-     ("lstm", False, True), ("lstm", True, True)],
+    "rnn, step_film, max_pool, attention",
+    [("lstm", False, False, False), ("gru", False, False, False), ("lstm", True, False, False),
+     ("gru", True, False, False), ("lstm", False, True, False), ("lstm", True, True, False),
+     ("lstm", False, False, True), ("gru", False, True, True)],
 )
-def test_sequence_equals_stepping(rnn, step_film, max_pool):
-    agent = make_agent(rnn, step_film=step_film, visual_max_pool=max_pool)
-    if step_film:  # zero-initialised (identity): give it weights so the test sees it act
-        kernel = agent.film_step.kernel
-        kernel.assign(np.random.default_rng(1).normal(0, 0.5, kernel.shape).astype("float32"))
+def test_sequence_equals_stepping(rnn, step_film, max_pool, attention):
+    agent = make_agent(rnn, step_film=step_film, visual_max_pool=max_pool, visual_attention=attention)
+    # Zero-initialised (identity, uniform attention): give them weights so the test sees them act.
+    for layer in [getattr(agent, "film_step", None)] * step_film + [getattr(agent, "visual_query", None)] * attention:
+        layer.kernel.assign(np.random.default_rng(1).normal(0, 0.5, layer.kernel.shape).astype("float32"))
     batch = make_batch(agent, t=5)
     b = batch["tokens"].shape[0]
     # Start from a non-zero state to check the state is really threaded through.
@@ -442,3 +443,49 @@ def test_visual_max_pool_reads_what_is_in_view_wherever_it_is(tmp_path):
     loaded = load_agent(tmp_path / "agent.keras")
     assert loaded.config.visual_max_pool
     np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+
+
+def test_visual_attention_reads_the_cell_the_words_ask_for(tmp_path):
+    """The step's query scores each cell of the map by a dot product: the attention then peaks on
+    the cell that matches, in its column, its features are what is read, and its score is the
+    largest; the agent trains, saves and loads with it, and refuses it with the per-step FiLM."""
+    vocab = Vocabulary.build(TEXTS)
+    agent = VLNAgent(small_config(vocab, image_shape=(64, 64, 3), visual_attention=True), vocab)
+    cfg = agent.config
+    rows, cols = cfg.feature_grid
+    channels = cfg.conv_filters[2]
+    assert cfg.visual_dim == cfg.map_dim + channels + cols + 1
+    cells = np.zeros((2, rows, cols, channels), np.float32)
+    cells[0, 3, 1, 0] = cells[1, 5, 6, 0] = 20.0  # one cell lit on channel 0, in columns 1 and 6
+    cells[:, :, :, 1] = 1.0  # every cell the same on channel 1
+    features = np.ones((2, cfg.map_dim), np.float32)
+    vis = np.concatenate([features, cells.reshape(2, -1)], axis=1)
+    kernel = np.zeros(agent.visual_query.kernel.shape, np.float32)
+    kernel[:, 0] = 1.0  # the query asks for channel 0 whatever it reads
+    agent.visual_query.kernel.assign(kernel)
+    h = np.full((2, cfg.hidden), 0.5, np.float32)
+    context = np.full((2, cfg.word_dim), 0.5, np.float32)
+    q0 = 0.5 * (cfg.hidden + cfg.word_dim)
+    out = keras.ops.convert_to_numpy(agent._attend_map(vis, h, context))
+    assert out.shape == (2, cfg.visual_dim)
+    np.testing.assert_allclose(out[:, : cfg.map_dim], features)
+    attended = out[:, cfg.map_dim : cfg.map_dim + channels]
+    columns = out[:, cfg.map_dim + channels : -1]
+    np.testing.assert_allclose(attended[:, 0], 20.0, rtol=1e-4)  # the lit cell takes all the weight
+    np.testing.assert_allclose(attended[:, 1], 1.0, rtol=1e-4)
+    assert columns[0].argmax() == 1 and columns[1].argmax() == 6
+    np.testing.assert_allclose(columns.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(out[:, -1], 20.0 * q0 / np.sqrt(channels), rtol=1e-4)
+    # A uniform query (the zero initialisation) reads the mean of the cells.
+    agent.visual_query.kernel.assign(np.zeros_like(kernel))
+    uniform = keras.ops.convert_to_numpy(agent._attend_map(vis, h, context))
+    np.testing.assert_allclose(uniform[:, cfg.map_dim : cfg.map_dim + channels], cells.mean(axis=(1, 2)), rtol=1e-5)
+    agent.visual_query.kernel.assign(kernel)
+    batch = make_batch(agent, t=3)
+    out = agent.sequence_forward(batch)
+    agent.save(tmp_path / "agent.keras")
+    loaded = load_agent(tmp_path / "agent.keras")
+    assert loaded.config.visual_attention
+    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+    with pytest.raises(ValueError, match="visual_attention and step_film"):
+        small_config(vocab, visual_attention=True, step_film=True)
