@@ -102,6 +102,26 @@ def word_positions(tokens: np.ndarray) -> np.ndarray:
     return np.where(words, pos, 0.0).astype(np.float32)
 
 
+def insert_words(tokens: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``tokens`` (B, L) with random words inserted (EDA's random insertion, Wei and Zou 2019):
+    about ``rate`` times as many as an instruction has, each one of the minibatch's own words at
+    a random gap of the instruction (its end included). The instruction's words keep their
+    order, the padding stays at the end, and no instruction grows past L (it gets fewer)."""
+    real = tokens != PAD_ID
+    pool = tokens[real]
+    if rate <= 0 or not len(pool):
+        return tokens.copy()
+    out = np.full_like(tokens, PAD_ID)
+    lengths = real.sum(axis=1)
+    counts = np.minimum(rng.binomial(lengths, rate), tokens.shape[1] - lengths)
+    for i, (n, k) in enumerate(zip(lengths.tolist(), counts.tolist())):  # a minibatch's rows: 16-64
+        words = tokens[i][real[i]]
+        if k:
+            words = np.insert(words, np.sort(rng.integers(0, n + 1, k)), pool[rng.integers(0, len(pool), k)])
+        out[i, : len(words)] = words
+    return out
+
+
 def drop_words(tokens: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
     """``tokens`` (B, L) with each word (not the padding) replaced by ``<unk>`` with probability ``rate``."""
     drop = (tokens != PAD_ID) & (rng.random(tokens.shape) < rate)

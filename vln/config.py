@@ -82,6 +82,12 @@ class TrainConfig:
     (every phase), so the agent reads a route from its slot words and their order rather than
     from one template's wording; evaluation reads every word. 0: off."""
 
+    word_insert: float = 0.0
+    """Training minibatches insert about this many random words per instruction word, each one of
+    the minibatch's own words at a random place, the end included (every phase; EDA's random
+    insertion), so the agent reads a route from its slot words and their order wherever they
+    stand, and not from the last word being the goal's object. 0: off."""
+
     colour_swap: float = 0.0
     """Training minibatches recolour each episode with this probability (every phase): a random
     permutation of the six colours applied alike to its frames' pixels and to its instruction's
@@ -209,10 +215,10 @@ class TrainConfig:
                              dagger_rounds=self.dagger_rounds, dagger_episodes=self.dagger_episodes,
                              dagger_beta=self.dagger_beta, dagger_replay=self.dagger_replay, il_focal=self.il_focal, ema=self.ema, rl_updates=self.rl_updates, gamma=self.gamma,
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, rl_stop_reward=self.rl_stop_reward,
-                             progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, colour_swap=self.colour_swap, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
+                             progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, word_insert=self.word_insert, colour_swap=self.colour_swap, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
                              time_budget=self.time_budget_s, max_words=self.max_words)
-        for name in ("il_noise", "dagger_beta", "gamma", "word_dropout", "colour_swap"):  # probabilities and the discount
+        for name in ("il_noise", "dagger_beta", "gamma", "word_dropout", "word_insert", "colour_swap"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
         if self.visual_attention and self.step_film:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from vln.batching import drop_words, minibatch_arrays, minibatch_order, pad_steps
+from vln.batching import drop_words, insert_words, minibatch_arrays, minibatch_order, pad_steps, word_positions
 from vln.objectives import Sample
 
 
@@ -40,6 +40,7 @@ def fit(
     learning_rate: Callable[[float], float] | None = None,
     start: int = 0,
     word_dropout: float = 0.0,
+    word_insert: float = 0.0,
     augment: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
@@ -51,7 +52,8 @@ def fit(
     skips the first minibatches of the order (done before a resume: the same ``rng`` state
     draws the same order). ``word_dropout``: each minibatch's instruction words become
     ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
-    ``rng``, so a resumed fit drops the same words. ``augment(arrays, rng)``, where given,
+    ``rng``, so a resumed fit drops the same words; ``word_insert`` inserts about that many
+    random words per word first (``vln.batching.insert_words``), drawn the same way. ``augment(arrays, rng)``, where given,
     changes each minibatch's arrays before that (e.g. ``vln.augmentation.ColourSwap``), with a
     generator of its own per minibatch, drawn the same way.
     """
@@ -66,11 +68,15 @@ def fit(
     # Drawn only with word dropout: without it ``rng`` goes on exactly as before.
     drop_seed = int(rng.integers(2**63)) if word_dropout > 0 else 0
     augment_seed = int(rng.integers(2**63)) if augment is not None else 0
+    insert_seed = int(rng.integers(2**63)) if word_insert > 0 else 0
 
     def arrays(u: int) -> dict[str, np.ndarray]:
         feed = minibatch_arrays(agent, [samples[i] for i in batches[u]], chunk=chunk, max_words=max_words, pad_to=pad_to)
         if augment is not None:
             feed = augment(feed, np.random.default_rng([augment_seed, u]))
+        if word_insert > 0:
+            feed["tokens"] = insert_words(feed["tokens"], word_insert, np.random.default_rng([insert_seed, u]))
+            feed["word_pos"] = word_positions(feed["tokens"])
         if word_dropout > 0:
             feed["tokens"] = drop_words(feed["tokens"], word_dropout, np.random.default_rng([drop_seed, u]))
         return feed

@@ -174,6 +174,67 @@ def test_fit_drops_words_in_training_minibatches_only_when_asked(monkeypatch):
     assert not np.array_equal(dropped, tokens(0.5, seed=4)[0])
 
 
+def test_insert_words_adds_the_minibatch_words_and_keeps_the_instruction_in_order():
+    from agents.vocabulary import PAD_ID
+    from vln.batching import insert_words
+
+    rng = np.random.default_rng(0)
+    tokens = np.full((300, 40), PAD_ID, np.int32)
+    lengths = rng.integers(5, 36, 300)
+    for i, n in enumerate(lengths):
+        tokens[i, :n] = rng.integers(2, 30, n)
+    tokens[0, :] = rng.integers(2, 30, 40)  # full: no room for any
+    np.testing.assert_array_equal(insert_words(tokens, 0.0, np.random.default_rng(1)), tokens)
+    out = insert_words(tokens, 0.2, np.random.default_rng(1))
+    np.testing.assert_array_equal(out, insert_words(tokens, 0.2, np.random.default_rng(1)))
+    assert out.shape == tokens.shape and out.dtype == tokens.dtype
+    new_lengths = (out != PAD_ID).sum(1)
+    assert (new_lengths >= lengths).all() and new_lengths[0] == 40 and (new_lengths <= 40).all()
+    added = (new_lengths - lengths)[1:]
+    assert 0.15 < added.sum() / lengths[1:].sum() < 0.25  # about the rate per word, where there is room
+    assert set(out[out != PAD_ID].tolist()) <= set(tokens[tokens != PAD_ID].tolist())
+    ends = 0
+    for row, new, n in zip(tokens, out, new_lengths):
+        assert (new[:n] != PAD_ID).all() and (new[n:] == PAD_ID).all()  # the padding stays at the end
+        words, k = row[row != PAD_ID], 0
+        for w in new[:n]:  # the instruction is a subsequence of the new one, in order
+            k += k < len(words) and w == words[k]
+        assert k == len(words)
+        ends += new[n - 1] != words[-1]
+    # Insertions go anywhere, the end too: the last word is no longer always the instruction's.
+    assert ends > 10
+
+
+def test_fit_inserts_words_only_when_asked(monkeypatch):
+    import vln.optimiser
+    from vln.batching import word_positions
+    from vln.optimiser import fit
+
+    vocab = Vocabulary.build(["go to the red ball"])
+    agent = VLNAgent(AgentConfig(vocab_size=len(vocab), num_actions=4, image_shape=(16, 16, 3), hidden=16,
+                                 text_hidden=8, conv_filters=(4, 4, 4)), vocab)
+    samples = imitation_samples([_traj(4, np.random.default_rng(k)) for k in range(8)])
+    fed: list[dict] = []
+    monkeypatch.setattr(vln.optimiser, "update_chunks", lambda agent, arrays, *, chunk: fed.append(arrays) or {"loss": 0.0})
+
+    def run(rate: float) -> tuple[list[dict], dict]:
+        fed.clear()
+        rng = np.random.default_rng(3)
+        fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=12, rng=rng, word_insert=rate)
+        return list(fed), rng.bit_generator.state
+
+    plain, state = run(0.0)
+    plain_rng = np.random.default_rng(3)
+    fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=12, rng=plain_rng)
+    assert state == plain_rng.bit_generator.state  # off: the rng goes on as it always did
+    grown, _ = run(0.5)
+    before = sum(int((f["tokens"] != 0).sum()) for f in plain)
+    after = sum(int((f["tokens"] != 0).sum()) for f in grown)
+    assert after > before
+    for f in grown:  # the progress loss's word positions follow the new words
+        np.testing.assert_array_equal(f["word_pos"], word_positions(f["tokens"]))
+
+
 def test_the_progress_loss_asks_the_attention_to_move_along_the_instruction():
     from keras import ops
 
