@@ -53,6 +53,16 @@ def make_batch(agent: VLNAgent, t: int = 5, seed: int = 0, max_len: int | None =
     }
 
 
+def assert_saves_and_loads(agent: VLNAgent, tmp_path, flag: str) -> None:
+    """The agent's ``.keras`` file loads with ``flag`` set in its config and the same policy."""
+    batch = make_batch(agent, t=3)
+    out = agent.sequence_forward(batch)
+    agent.save(tmp_path / "agent.keras")
+    loaded = load_agent(tmp_path / "agent.keras")
+    assert getattr(loaded.config, flag)
+    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def lstm_agent() -> VLNAgent:
     return make_agent("lstm")
@@ -437,12 +447,7 @@ def test_visual_max_pool_reads_what_is_in_view_wherever_it_is(tmp_path):
     empty = keras.ops.convert_to_numpy(agent._visual(np.zeros_like(frames), summary))
     assert (features[0, cfg.hidden:] >= empty[0, cfg.hidden:] - 1e-6).all()
     assert (features[0, cfg.hidden:] > empty[0, cfg.hidden:] + 1e-4).any()
-    batch = make_batch(agent, t=3)
-    out = agent.sequence_forward(batch)
-    agent.save(tmp_path / "agent.keras")
-    loaded = load_agent(tmp_path / "agent.keras")
-    assert loaded.config.visual_max_pool
-    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+    assert_saves_and_loads(agent, tmp_path, "visual_max_pool")
 
 
 def test_visual_attention_reads_the_cell_the_words_ask_for(tmp_path):
@@ -481,11 +486,6 @@ def test_visual_attention_reads_the_cell_the_words_ask_for(tmp_path):
     uniform = keras.ops.convert_to_numpy(agent._attend_map(vis, h, context))
     np.testing.assert_allclose(uniform[:, cfg.map_dim : cfg.map_dim + channels], cells.mean(axis=(1, 2)), rtol=1e-5)
     agent.visual_query.kernel.assign(kernel)
-    batch = make_batch(agent, t=3)
-    out = agent.sequence_forward(batch)
-    agent.save(tmp_path / "agent.keras")
-    loaded = load_agent(tmp_path / "agent.keras")
-    assert loaded.config.visual_attention
-    np.testing.assert_allclose(loaded.sequence_forward(batch)["logits"], out["logits"], atol=1e-6)
+    assert_saves_and_loads(agent, tmp_path, "visual_attention")
     with pytest.raises(ValueError, match="visual_attention and step_film"):
         small_config(vocab, visual_attention=True, step_film=True)
