@@ -170,7 +170,8 @@ def loss_terms(y: dict[str, Any], y_pred: dict[str, Any], *, value_coef: float, 
     logp = ops.log_softmax(logits, axis=-1)
     cross_entropy = -ops.sum(ops.one_hot(actions, num_actions) * logp, axis=-1)
     if focal > 0:
-        cross_entropy = ops.power(1.0 - ops.exp(-cross_entropy), focal) * cross_entropy
+        # Floored: at p = 1 exactly the power's gradient is infinite for an exponent below 1.
+        cross_entropy = ops.power(ops.maximum(1.0 - ops.exp(-cross_entropy), 1e-7), focal) * cross_entropy
     entropy_t = -ops.sum(ops.exp(logp) * logp, axis=-1)
     steps = ops.maximum(ops.sum(mask), 1.0)
     policy_loss = ops.sum(weights * cross_entropy) / steps
