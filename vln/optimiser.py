@@ -52,10 +52,11 @@ def fit(
     skips the first minibatches of the order (done before a resume: the same ``rng`` state
     draws the same order). ``word_dropout``: each minibatch's instruction words become
     ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
-    ``rng``, so a resumed fit drops the same words; ``word_insert`` inserts about that many
-    random words per word first (``vln.batching.insert_words``), drawn the same way. ``augment(arrays, rng)``, where given,
-    changes each minibatch's arrays before that (e.g. ``vln.augmentation.ColourSwap``), with a
-    generator of its own per minibatch, drawn the same way.
+    ``rng``, so a resumed fit drops the same words. ``word_insert``: before the dropout, about
+    that many random words per word are inserted (``vln.batching.insert_words``), drawn the
+    same way. ``augment(arrays, rng)``, where given, changes each minibatch's arrays before
+    both (e.g. ``vln.augmentation.ColourSwap``), with a generator of its own per minibatch,
+    drawn the same way.
     """
     if not samples:
         raise ValueError("no training samples")
@@ -65,7 +66,7 @@ def fit(
     done = 0
 
     pad_to = pad_steps(chunk)
-    # Drawn only with word dropout: without it ``rng`` goes on exactly as before.
+    # Each seed is drawn only when its option is on: with all off, ``rng`` goes on exactly as before.
     drop_seed = int(rng.integers(2**63)) if word_dropout > 0 else 0
     augment_seed = int(rng.integers(2**63)) if augment is not None else 0
     insert_seed = int(rng.integers(2**63)) if word_insert > 0 else 0

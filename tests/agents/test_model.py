@@ -98,8 +98,9 @@ def test_output_shapes(rnn, bidirectional):
 def test_sequence_equals_stepping(rnn, step_film, max_pool, attention):
     agent = make_agent(rnn, step_film=step_film, visual_max_pool=max_pool, visual_attention=attention)
     # Zero-initialised (identity, uniform attention): give them weights so the test sees them act.
-    for layer in [getattr(agent, "film_step", None)] * step_film + [getattr(agent, "visual_query", None)] * attention:
-        layer.kernel.assign(np.random.default_rng(1).normal(0, 0.5, layer.kernel.shape).astype("float32"))
+    for name in ("film_step",) * step_film + ("visual_query",) * attention:
+        kernel = getattr(agent, name).kernel
+        kernel.assign(np.random.default_rng(1).normal(0, 0.5, kernel.shape).astype("float32"))
     batch = make_batch(agent, t=5)
     b = batch["tokens"].shape[0]
     # Start from a non-zero state to check the state is really threaded through.
