@@ -64,6 +64,13 @@ class AgentConfig:
     route ends with the goal's clause, which the learned pooling queries leave out (they settle
     on the first door or landmark), so without it the features are not conditioned on the goal."""
 
+    goal_pool: bool = False
+    """The visual FiLM also reads the words pooled by attention with a bias toward the end
+    (``agents.layers.RecencyPooling``: a learned score per word minus a learned slope times its
+    distance from the last word). A route names its goal last, but not always as its last words
+    ("go to the yellow key and stop"), where the last word's state reads "stop"; the content score
+    can still pick the object's words a few words before the end."""
+
     visual_max_pool: bool = False
     """Also give the policy the last convolution's FiLM-ed features maxed over the whole map
     (one value a channel, as BabyAI's FiLM agent pools them): whether what the instruction names
@@ -142,7 +149,8 @@ class AgentConfig:
     @property
     def summary_dim(self) -> int:
         """Size of the instruction summary the visual FiLM reads (``encode_instruction``'s ``summary``)."""
-        return self.pool_heads * self.word_dim + (self.text_hidden if self.film_last_word else 0)
+        return ((self.pool_heads + (1 if self.goal_pool else 0)) * self.word_dim
+                + (self.text_hidden if self.film_last_word else 0))
 
     @property
     def word_dim(self) -> int:

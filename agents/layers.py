@@ -1,10 +1,11 @@
-"""Small backend-agnostic tensor helpers shared by the agent's entry points."""
+"""Small backend-agnostic tensor helpers and layers shared by the agent's entry points."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from keras import ops
+import keras
+from keras import layers, ops
 
 # Large finite negative instead of -inf: an all-padding row then gives uniform weights
 # over zero features (a zero context) rather than NaNs, and exp() of it is exactly 0,
@@ -28,3 +29,37 @@ def film(x: Any, params: Any) -> Any:
     gamma = params[:, None, None, :c]
     beta = params[:, None, None, c:]
     return x * (1.0 + gamma) + beta
+
+
+class RecencyPooling(layers.Layer):
+    """Attention pooling of the words with a learned content score minus a learned slope times
+    each word's distance from the instruction's last real word (ALiBi's linear bias).
+
+    ``call(words, keys, mask)``: word features (B, L, D), their keys (B, L, K), bool mask (B, L)
+    with the padding after the words -> the pooled features (B, D). At initialisation the content
+    score is 0 and the weights fall by ``exp(-slope)`` a word from the end; the content score
+    learns which words to pick, and the bias makes the pooling settle on the last of them (a
+    route's goal, named last) wherever the instruction ends, where the last word's state reads
+    whatever word happens to close the sentence.
+    """
+
+    def __init__(self, slope: float = 0.5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.initial_slope = float(slope)
+        self.score = layers.Dense(1, use_bias=False, name="score")
+
+    def build(self, words_shape: Any, keys_shape: Any = None, mask_shape: Any = None) -> None:
+        self.score.build(keys_shape)
+        self.slope = self.add_weight(shape=(), initializer=keras.initializers.Constant(self.initial_slope),
+                                     name="slope")
+
+    def call(self, words: Any, keys: Any, mask: Any) -> Any:
+        real = ops.cast(mask, "float32")
+        # Words before the last real one: its index minus each word's (padding comes after the words).
+        from_end = ops.sum(real, axis=1, keepdims=True) - ops.cumsum(real, axis=1)
+        scores = ops.cast(ops.squeeze(self.score(keys), axis=-1), "float32") - self.slope * from_end
+        weights = masked_softmax(scores, mask)
+        return ops.sum(ops.cast(weights, words.dtype)[..., None] * words, axis=1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "slope": self.initial_slope}

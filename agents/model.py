@@ -19,7 +19,7 @@ from keras import layers, ops
 
 from agents.config import VISUAL_STEMS, AgentConfig
 from agents.files import check_agent_file
-from agents.layers import film, masked_softmax
+from agents.layers import RecencyPooling, film, masked_softmax
 from agents.vocabulary import PAD_ID, Vocabulary
 
 # What a training objective is: (y, y_pred) -> {"loss", "policy_loss", "value_loss", "entropy"}.
@@ -99,6 +99,9 @@ class VLNAgent(keras.Model):
         # in the sentence; a mean over words, or the last state, dilutes them.
         self.pool_key = layers.Dense(cfg.attention_dim, activation="tanh", name="pool_key")
         self.pool_score = layers.Dense(cfg.pool_heads, use_bias=False, name="pool_score")
+        if cfg.goal_pool:
+            # One more pooling, biased toward the instruction's end, where a route names its goal.
+            self.goal_pool = RecencyPooling(name="goal_pool")
         # FiLM after the last two convs (BabyAI stacks FiLM layers): colour and shape
         # words select features at two scales.
         self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
@@ -170,7 +173,10 @@ class VLNAgent(keras.Model):
         x = self.word_embedding(tokens)
         words = self.text_rnn(x, mask=mask)
         words = words * ops.cast(mask, words.dtype)[..., None]
-        summary = self._pool(words, mask)
+        pool_keys = self.pool_key(words)
+        summary = self._pool(words, pool_keys, mask)
+        if self.config.goal_pool:
+            summary = ops.concatenate([summary, self.goal_pool(words, pool_keys, mask)], axis=-1)
         if self.config.film_last_word:
             # The forward LSTM's state at each instruction's last real word: a word whose next is
             # padding (padding follows the words).
@@ -180,9 +186,9 @@ class VLNAgent(keras.Model):
             summary = ops.concatenate([summary, final], axis=-1)
         return words, mask, summary
 
-    def _pool(self, words: Any, mask: Any) -> Any:
-        """Instruction summary (B, pool_heads * D): attention-pooled words, one learned query a head."""
-        scores = self.pool_score(self.pool_key(words))  # (B, L, heads)
+    def _pool(self, words: Any, keys: Any, mask: Any) -> Any:
+        """Instruction summary (B, pool_heads * D): attention-pooled words (their ``pool_key``s), one learned query a head."""
+        scores = self.pool_score(keys)  # (B, L, heads)
         heads = []
         for k in range(self.config.pool_heads):
             weights = masked_softmax(scores[..., k], mask)

@@ -102,11 +102,12 @@ def word_positions(tokens: np.ndarray) -> np.ndarray:
     return np.where(words, pos, 0.0).astype(np.float32)
 
 
-def insert_words(tokens: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+def insert_words(tokens: np.ndarray, rate: float, rng: np.random.Generator, at_end: bool = False) -> np.ndarray:
     """``tokens`` (B, L) with random words inserted (EDA's random insertion, Wei and Zou 2019):
     about ``rate`` times as many as an instruction has, each one of the minibatch's own words at
-    a random gap of the instruction (its end included). The instruction's words keep their
-    order, the padding stays at the end, and no instruction grows past L (it gets fewer)."""
+    a random gap of the instruction (its end included), or all after its last word with
+    ``at_end``. The instruction's words keep their order, the padding stays at the end, and no
+    instruction grows past L (it gets fewer)."""
     real = tokens != PAD_ID
     pool = tokens[real]
     if rate <= 0 or not len(pool):
@@ -117,7 +118,8 @@ def insert_words(tokens: np.ndarray, rate: float, rng: np.random.Generator) -> n
     for i, (n, k) in enumerate(zip(lengths.tolist(), counts.tolist())):  # a minibatch's rows: 16-64
         words = tokens[i][real[i]]
         if k:
-            words = np.insert(words, np.sort(rng.integers(0, n + 1, k)), pool[rng.integers(0, len(pool), k)])
+            gaps = np.full(k, n) if at_end else np.sort(rng.integers(0, n + 1, k))
+            words = np.insert(words, gaps, pool[rng.integers(0, len(pool), k)])
         out[i, : len(words)] = words
     return out
 

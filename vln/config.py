@@ -53,6 +53,11 @@ class TrainConfig:
     film_last_word: bool = False
     """The visual FiLM also reads the instruction LSTM's state at the last word, where the goal's
     clause ends the route (the learned pooling settles on the first door or landmark)."""
+    goal_pool: bool = False
+    """The visual FiLM also reads the words pooled with a bias toward the instruction's end (a
+    learned score per word minus a learned slope times its distance from the last word): the
+    goal's words, which a route names last but not always as its last words ("go to the yellow
+    key and stop")."""
     visual_max_pool: bool = False
     """Also feed the policy the visual features maxed over the whole feature map (one value a
     channel, after the instruction's FiLM): whether what the instruction names is anywhere in
@@ -87,6 +92,11 @@ class TrainConfig:
     the minibatch's own words at a random place, the end included (every phase; EDA's random
     insertion), so the agent reads a route from its slot words and their order wherever they
     stand, and not from the last word being the goal's object. 0: off."""
+
+    word_insert_end: bool = False
+    """Put ``word_insert``'s words after the instruction's last word instead of at random places:
+    the goal's object is then not always the last word, as in a phrasing that closes on other
+    words ("go to the yellow key and stop")."""
 
     colour_swap: float = 0.0
     """Training minibatches recolour each episode with this probability (every phase): a random
@@ -223,6 +233,8 @@ class TrainConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
         if self.visual_attention and self.step_film:
             raise ValueError("--visual-attention and --step-film cannot be combined")
+        if self.word_insert_end and self.word_insert == 0:
+            raise ValueError("--word-insert-end places --word-insert's words: give --word-insert above 0")
         if self.ema >= 1:
             raise ValueError(f"--ema must be below 1, got {self.ema}")
         if self.rl_baseline == "group" and (self.rl_group < 2 or self.num_envs % self.rl_group):

@@ -41,6 +41,7 @@ def fit(
     start: int = 0,
     word_dropout: float = 0.0,
     word_insert: float = 0.0,
+    word_insert_end: bool = False,
     augment: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, float]:
     """Train on ``samples`` for ``epochs`` passes in random minibatches of ``batch_size``.
@@ -53,8 +54,8 @@ def fit(
     draws the same order). ``word_dropout``: each minibatch's instruction words become
     ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
     ``rng``, so a resumed fit drops the same words. ``word_insert``: before the dropout, about
-    that many random words per word are inserted (``vln.batching.insert_words``), drawn the
-    same way. ``augment(arrays, rng)``, where given, changes each minibatch's arrays before
+    that many random words per word are inserted (``vln.batching.insert_words``; all after the
+    last word with ``word_insert_end``), drawn the same way. ``augment(arrays, rng)``, where given, changes each minibatch's arrays before
     both (e.g. ``vln.augmentation.ColourSwap``), with a generator of its own per minibatch,
     drawn the same way.
     """
@@ -76,7 +77,8 @@ def fit(
         if augment is not None:
             feed = augment(feed, np.random.default_rng([augment_seed, u]))
         if word_insert > 0:
-            feed["tokens"] = insert_words(feed["tokens"], word_insert, np.random.default_rng([insert_seed, u]))
+            feed["tokens"] = insert_words(feed["tokens"], word_insert, np.random.default_rng([insert_seed, u]),
+                                          at_end=word_insert_end)
             feed["word_pos"] = word_positions(feed["tokens"])
         if word_dropout > 0:
             feed["tokens"] = drop_words(feed["tokens"], word_dropout, np.random.default_rng([drop_seed, u]))

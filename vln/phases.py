@@ -56,6 +56,7 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
                     max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase, start, resumable),
                     stop=run.should_pause, learning_rate=learning_rate, start=start,
                     word_dropout=run.config.word_dropout, word_insert=run.config.word_insert,
+                    word_insert_end=run.config.word_insert_end,
                     augment=run.augment)
     except NonFiniteLoss as exc:
         raise NonFiniteLoss(f"{exc} in {run.training_now()}, minibatch {exc.update}; training stopped, {run.kept()}") from exc

@@ -64,7 +64,7 @@ def help_lines(out: str) -> dict[str, str]:
 
 def test_every_field_has_a_docstring():
     docs = field_docs(TrainConfig)
-    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 60
+    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 62
     assert docs["num_envs"] == "Envs of the native vector env, stepped as one batch."
     assert docs["il_mix"].startswith("Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): "
                                      "each update also")  # a docstring of two lines, joined
@@ -120,6 +120,7 @@ def test_aliases_set_the_same_fields():
     (["--clipnorm", "0"], "error: --clipnorm must be positive, got 0.0"),
     (["--rl-baseline", "group", "--rl-group", "3"], "error: --rl-group must be at least 2 and divide --num-envs (64)"),
     (["--env-kwargs", "{oops"], "error: --env-kwargs is not valid JSON"),
+    (["--word-insert-end"], "error: --word-insert-end places --word-insert's words: give --word-insert above 0"),
 ])
 def test_a_bad_value_is_one_error_line_and_exit_2(argv, expected, tmp_path):
     done = train_script(*argv, "--out", str(tmp_path / "run"))

@@ -203,6 +203,11 @@ def test_insert_words_adds_the_minibatch_words_and_keeps_the_instruction_in_orde
         ends += new[n - 1] != words[-1]
     # Insertions go anywhere, the end too: the last word is no longer always the instruction's.
     assert ends > 10
+    # At the end: the instruction is the new one's prefix, the same number of words added.
+    tail = insert_words(tokens, 0.2, np.random.default_rng(1), at_end=True)
+    np.testing.assert_array_equal((tail != PAD_ID).sum(1), new_lengths)
+    for row, new, n in zip(tokens, tail, lengths):
+        np.testing.assert_array_equal(new[:n], row[:n])
 
 
 def test_fit_inserts_words_only_when_asked(monkeypatch):
@@ -217,10 +222,11 @@ def test_fit_inserts_words_only_when_asked(monkeypatch):
     fed: list[dict] = []
     monkeypatch.setattr(vln.optimiser, "update_chunks", lambda agent, arrays, *, chunk: fed.append(arrays) or {"loss": 0.0})
 
-    def run(rate: float) -> tuple[list[dict], dict]:
+    def run(rate: float, at_end: bool = False) -> tuple[list[dict], dict]:
         fed.clear()
         rng = np.random.default_rng(3)
-        fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=12, rng=rng, word_insert=rate)
+        fit(agent, samples, epochs=4.0, batch_size=4, chunk=4, max_words=12, rng=rng, word_insert=rate,
+            word_insert_end=at_end)
         return list(fed), rng.bit_generator.state
 
     plain, state = run(0.0)
@@ -233,6 +239,12 @@ def test_fit_inserts_words_only_when_asked(monkeypatch):
     assert after > before
     for f in grown:  # the progress loss's word positions follow the new words
         np.testing.assert_array_equal(f["word_pos"], word_positions(f["tokens"]))
+    tail, _ = run(0.5, at_end=True)  # the same minibatches, the instruction first in each row
+    assert sum(int((f["tokens"] != 0).sum()) for f in tail) == after
+    for f, p in zip(tail, plain):
+        n = (p["tokens"] != 0).sum(1)
+        for row, prow, k in zip(f["tokens"], p["tokens"], n):
+            np.testing.assert_array_equal(row[:k], prow[:k])
 
 
 def test_the_progress_loss_asks_the_attention_to_move_along_the_instruction():
