@@ -57,7 +57,7 @@ class RecencyPooling(layers.Layer):
         real = ops.cast(mask, "float32")
         # Words before the last real one: its index minus each word's (padding comes after the words).
         from_end = ops.sum(real, axis=1, keepdims=True) - ops.cumsum(real, axis=1)
-        scores = ops.cast(ops.squeeze(self.score(keys), axis=-1), "float32") - self.slope * from_end
+        scores = ops.cast(ops.squeeze(self.score(keys), axis=-1), "float32") - ops.cast(self.slope, "float32") * from_end
         weights = masked_softmax(scores, mask)
         return ops.sum(ops.cast(weights, words.dtype)[..., None] * words, axis=1)
 
