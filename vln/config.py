@@ -57,7 +57,7 @@ class TrainConfig:
     """The visual FiLM also reads the words pooled with a bias toward the instruction's end (a
     learned score per word minus a learned slope times its distance from the last word): the
     goal's words, which a route names last but not always as its last words ("go to the yellow
-    key and stop")."""
+    key and stop"). Measured on the main job it costs success: it learns the last words (BENCHMARKS.md)."""
     visual_max_pool: bool = False
     """Also feed the policy the visual features maxed over the whole feature map (one value a
     channel, after the instruction's FiLM): whether what the instruction names is anywhere in
@@ -96,7 +96,7 @@ class TrainConfig:
     word_insert_end: bool = False
     """Put ``word_insert``'s words after the instruction's last word instead of at random places:
     the goal's object is then not always the last word, as in a phrasing that closes on other
-    words ("go to the yellow key and stop")."""
+    words ("go to the yellow key and stop"). Measured on the main job it costs success (BENCHMARKS.md)."""
 
     colour_swap: float = 0.0
     """Training minibatches recolour each episode with this probability (every phase): a random
