@@ -55,9 +55,9 @@ def fit(
     ``<unk>`` with this probability (``vln.batching.drop_words``), drawn per minibatch from
     ``rng``, so a resumed fit drops the same words. ``word_insert``: before the dropout, about
     that many random words per word are inserted (``vln.batching.insert_words``; all after the
-    last word with ``word_insert_end``), drawn the same way. ``augment(arrays, rng)``, where given, changes each minibatch's arrays before
-    both (e.g. ``vln.augmentation.ColourSwap``), with a generator of its own per minibatch,
-    drawn the same way.
+    last word with ``word_insert_end``), drawn the same way. ``augment(arrays, rng)``, where
+    given, changes each minibatch's arrays before both (e.g. ``vln.augmentation.ColourSwap``),
+    with a generator of its own per minibatch, drawn the same way.
     """
     if not samples:
         raise ValueError("no training samples")

@@ -436,11 +436,10 @@ def test_goal_pool_adds_the_end_biased_pooling_to_the_summary(tmp_path):
     assert cfg.summary_dim == (cfg.pool_heads + 1) * cfg.word_dim
     batch = make_batch(agent, t=3)
     length = batch["tokens"].shape[1]
-    enc = agent.encode_instruction(batch["tokens"])
-    assert enc["summary"].shape == (len(TEXTS), cfg.summary_dim)
     score = agent.goal_pool.score.kernel
     score.assign(np.zeros(score.shape, "float32"))  # no content score: the bias alone
     enc = agent.encode_instruction(batch["tokens"])
+    assert enc["summary"].shape == (len(TEXTS), cfg.summary_dim)
     for row, n in enumerate((batch["tokens"] != 0).sum(1)):
         w = np.exp(-0.5 * (n - 1 - np.arange(n)))
         got = np.asarray(enc["summary"])[row, -cfg.word_dim:]
