@@ -66,11 +66,17 @@ class AgentConfig:
 
     goal_pool: bool = False
     """The visual FiLM also reads the words pooled by attention with a bias toward the end
-    (``agents.layers.RecencyPooling``: a learned score per word minus a learned slope times its
+    (``agents.layers.AnchoredPooling`` anchored at the end: a learned score per word minus a learned slope times its
     distance from the last word). A route names its goal last, but not always as its last words
     ("go to the yellow key and stop"), where the last word's state reads "stop"; the content score
     could pick the object's words a few words before the end. Measured, it learns to read the
     last words instead, as every training phrasing puts the goal there (BENCHMARKS.md)."""
+
+    door_pool: bool = False
+    """The visual FiLM also reads the words pooled by attention with a bias toward the start
+    (``agents.layers.AnchoredPooling`` anchored at the first word). A route names the first door
+    to take near its start; the other poolings settle on the goal, so without it the visual
+    features carry the goal's colour, and a start room's two doors look alike to the policy."""
 
     visual_max_pool: bool = False
     """Also give the policy the last convolution's FiLM-ed features maxed over the whole map
@@ -150,7 +156,7 @@ class AgentConfig:
     @property
     def summary_dim(self) -> int:
         """Size of the instruction summary the visual FiLM reads (``encode_instruction``'s ``summary``)."""
-        return ((self.pool_heads + (1 if self.goal_pool else 0)) * self.word_dim
+        return ((self.pool_heads + int(self.goal_pool) + int(self.door_pool)) * self.word_dim
                 + (self.text_hidden if self.film_last_word else 0))
 
     @property

@@ -31,21 +31,27 @@ def film(x: Any, params: Any) -> Any:
     return x * (1.0 + gamma) + beta
 
 
-class RecencyPooling(layers.Layer):
+ANCHORS = ("end", "start")
+
+
+class AnchoredPooling(layers.Layer):
     """Attention pooling of the words with a learned content score minus a learned slope times
-    each word's distance from the instruction's last real word (ALiBi's linear bias).
+    each word's distance from an anchor: the instruction's last real word (``anchor="end"``) or
+    its first (``"start"``), ALiBi's linear bias.
 
     ``call(words, keys, mask)``: word features (B, L, D), their keys (B, L, K), bool mask (B, L)
     with the padding after the words -> the pooled features (B, D). At initialisation the content
-    score is 0 and the weights fall by ``exp(-slope)`` a word from the end; the content score
-    learns which words to pick, and the bias makes the pooling settle on the last of them (a
-    route's goal, named last) wherever the instruction ends, where the last word's state reads
-    whatever word happens to close the sentence.
+    score is 0 and the weights fall by ``exp(-slope)`` a word from the anchor; the content score
+    learns which words to pick, and the bias settles the pooling on the one of them nearest the
+    anchor, wherever the instruction ends: a route's goal, named last, or its first door, named
+    first.
     """
 
-    def __init__(self, slope: float = 0.5, **kwargs: Any) -> None:
+    def __init__(self, slope: float = 0.5, anchor: str = "end", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.initial_slope = float(slope)
+        if anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+        self.initial_slope, self.anchor = float(slope), anchor
         self.score = layers.Dense(1, use_bias=False, name="score")
 
     def build(self, words_shape: Any, keys_shape: Any = None, mask_shape: Any = None) -> None:
@@ -55,11 +61,12 @@ class RecencyPooling(layers.Layer):
 
     def call(self, words: Any, keys: Any, mask: Any) -> Any:
         real = ops.cast(mask, "float32")
-        # Words before the last real one: its index minus each word's (padding comes after the words).
-        from_end = ops.sum(real, axis=1, keepdims=True) - ops.cumsum(real, axis=1)
-        scores = ops.cast(ops.squeeze(self.score(keys), axis=-1), "float32") - ops.cast(self.slope, "float32") * from_end
+        # Padding comes after the words: the first word is at 0, the last at (number of words - 1).
+        before = ops.cumsum(real, axis=1) - real
+        distance = ops.sum(real, axis=1, keepdims=True) - 1.0 - before if self.anchor == "end" else before
+        scores = ops.cast(ops.squeeze(self.score(keys), axis=-1), "float32") - ops.cast(self.slope, "float32") * distance
         weights = masked_softmax(scores, mask)
         return ops.sum(ops.cast(weights, words.dtype)[..., None] * words, axis=1)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "slope": self.initial_slope}
+        return {**super().get_config(), "slope": self.initial_slope, "anchor": self.anchor}

@@ -19,7 +19,7 @@ from keras import layers, ops
 
 from agents.config import VISUAL_STEMS, AgentConfig
 from agents.files import check_agent_file
-from agents.layers import RecencyPooling, film, masked_softmax
+from agents.layers import AnchoredPooling, film, masked_softmax
 from agents.vocabulary import PAD_ID, Vocabulary
 
 # What a training objective is: (y, y_pred) -> {"loss", "policy_loss", "value_loss", "entropy"}.
@@ -101,7 +101,10 @@ class VLNAgent(keras.Model):
         self.pool_score = layers.Dense(cfg.pool_heads, use_bias=False, name="pool_score")
         if cfg.goal_pool:
             # One more pooling, biased toward the instruction's end, where a route names its goal.
-            self.goal_pool = RecencyPooling(name="goal_pool")
+            self.goal_pool = AnchoredPooling(anchor="end", name="goal_pool")
+        if cfg.door_pool:
+            # And one biased toward the start, where a route names the first door to take.
+            self.door_pool = AnchoredPooling(anchor="start", name="door_pool")
         # FiLM after the last two convs (BabyAI stacks FiLM layers): colour and shape
         # words select features at two scales.
         self.film_params2 = layers.Dense(2 * f2, kernel_initializer="zeros", name="film2")
@@ -177,6 +180,8 @@ class VLNAgent(keras.Model):
         summary = self._pool(words, pool_keys, mask)
         if self.config.goal_pool:
             summary = ops.concatenate([summary, self.goal_pool(words, pool_keys, mask)], axis=-1)
+        if self.config.door_pool:
+            summary = ops.concatenate([summary, self.door_pool(words, pool_keys, mask)], axis=-1)
         if self.config.film_last_word:
             # The forward LSTM's state at each instruction's last real word: a word whose next is
             # padding (padding follows the words).

@@ -58,6 +58,10 @@ class TrainConfig:
     learned score per word minus a learned slope times its distance from the last word): the
     goal's words, which a route names last but not always as its last words ("go to the yellow
     key and stop"). Measured on the main job it costs success: it learns the last words (BENCHMARKS.md)."""
+    door_pool: bool = False
+    """The visual FiLM also reads the words pooled with a bias toward the instruction's start (a
+    learned score per word minus a learned slope times its distance from the first word): the
+    first door's colour, which the route names near its start and the other poolings leave out."""
     visual_max_pool: bool = False
     """Also feed the policy the visual features maxed over the whole feature map (one value a
     channel, after the instruction's FiLM): whether what the instruction names is anywhere in

@@ -219,7 +219,7 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
                                hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
                                text_hidden=config.text_hidden, visual_stem=config.visual_stem,
                                step_film=config.step_film, pool_heads=config.pool_heads,
-                               film_last_word=config.film_last_word, goal_pool=config.goal_pool,
+                               film_last_word=config.film_last_word, goal_pool=config.goal_pool, door_pool=config.door_pool,
                                visual_max_pool=config.visual_max_pool,
                                visual_attention=config.visual_attention,
                                target_classes=len(TARGET_VIEWS) if config.target_coef > 0 else 0,

@@ -427,21 +427,24 @@ def test_film_last_word_conditions_the_features_on_the_instructions_last_word(bi
     np.testing.assert_allclose(o["logits"], seq["logits"][:, 0], atol=1e-4)
 
 
-def test_goal_pool_adds_the_end_biased_pooling_to_the_summary(tmp_path):
-    """With ``goal_pool`` the summary gains the recency-biased pooling of the word features (at
-    initialisation weights exp(-0.5 d), d words from the last): padding changes nothing, the FiLM
-    reads it, sequence and step agree, its slope trains, and the agent saves and loads."""
-    agent = make_agent("lstm", True, goal_pool=True)
+@pytest.mark.parametrize("option", ["goal_pool", "door_pool"])
+def test_an_anchored_pool_adds_its_pooling_to_the_summary(tmp_path, option):
+    """With ``goal_pool`` (``door_pool``) the summary gains the pooling of the word features biased
+    toward the last word (the first): at initialisation weights exp(-0.5 d), d words from it.
+    Padding changes nothing, the FiLM reads it, sequence and step agree, its slope trains, and
+    the agent saves and loads."""
+    agent = make_agent("lstm", True, **{option: True})
+    layer = getattr(agent, option)
     cfg = agent.config
     assert cfg.summary_dim == (cfg.pool_heads + 1) * cfg.word_dim
     batch = make_batch(agent, t=3)
     length = batch["tokens"].shape[1]
-    score = agent.goal_pool.score.kernel
+    score = layer.score.kernel
     score.assign(np.zeros(score.shape, "float32"))  # no content score: the bias alone
     enc = agent.encode_instruction(batch["tokens"])
     assert enc["summary"].shape == (len(TEXTS), cfg.summary_dim)
     for row, n in enumerate((batch["tokens"] != 0).sum(1)):
-        w = np.exp(-0.5 * (n - 1 - np.arange(n)))
+        w = np.exp(-0.5 * (n - 1 - np.arange(n) if option == "goal_pool" else np.arange(n)))
         got = np.asarray(enc["summary"])[row, -cfg.word_dim:]
         np.testing.assert_allclose(got, (w / w.sum()) @ np.asarray(enc["words"])[row, :n], atol=1e-5)
     score.assign(np.random.default_rng(2).normal(0, 1.0, score.shape).astype("float32"))
@@ -455,8 +458,8 @@ def test_goal_pool_adds_the_end_biased_pooling_to_the_summary(tmp_path):
     np.testing.assert_allclose(o["logits"], seq["logits"][:, 0], atol=1e-4)
     agent.compile_for_training(objective(entropy_coef=0.0), learning_rate=1e-2)
     agent.train_batch(_train_batch(agent))
-    assert float(agent.goal_pool.slope.numpy()) != 0.5
-    assert_saves_and_loads(agent, tmp_path, "goal_pool")
+    assert float(layer.slope.numpy()) != 0.5
+    assert_saves_and_loads(agent, tmp_path, option)
 
 
 def test_visual_max_pool_reads_what_is_in_view_wherever_it_is(tmp_path):
