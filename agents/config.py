@@ -61,22 +61,24 @@ class AgentConfig:
 
     film_last_word: bool = False
     """The visual FiLM also reads the instruction LSTM's (forward) state at the last word: the
-    route ends with the goal's clause, which the learned pooling queries leave out (they settle
-    on the first door or landmark), so without it the features are not conditioned on the goal."""
+    route ends with the goal's clause, which the learned pooling queries left out on the recipe
+    that introduced it (they settled on the first door or landmark; in the main job's agent now
+    they settle on the goal too)."""
 
     goal_pool: bool = False
     """The visual FiLM also reads the words pooled by attention with a bias toward the end
-    (``agents.layers.AnchoredPooling`` anchored at the end: a learned score per word minus a learned slope times its
-    distance from the last word). A route names its goal last, but not always as its last words
-    ("go to the yellow key and stop"), where the last word's state reads "stop"; the content score
-    could pick the object's words a few words before the end. Measured, it learns to read the
+    (``agents.layers.AnchoredPooling`` anchored at the end: a learned score per word minus a
+    learned slope times its distance from the last word). A route names its goal last, but not
+    always as its last words ("go to the yellow key and stop"), where the last word's state reads
+    "stop"; the content score could pick the object's words a few words before the end. Measured, it learns to read the
     last words instead, as every training phrasing puts the goal there (BENCHMARKS.md)."""
 
     door_pool: bool = False
     """The visual FiLM also reads the words pooled by attention with a bias toward the start
     (``agents.layers.AnchoredPooling`` anchored at the first word). A route names the first door
-    to take near its start; the other poolings settle on the goal, so without it the visual
-    features carry the goal's colour, and a start room's two doors look alike to the policy."""
+    to take near its start, where the other poolings settle on the goal. Measured, it costs
+    success, and the agent still does not read the door's colour: the pooling stays on the first
+    words, and the FiLM mixes them into the goal's features (BENCHMARKS.md)."""
 
     visual_max_pool: bool = False
     """Also give the policy the last convolution's FiLM-ed features maxed over the whole map

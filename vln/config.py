@@ -52,7 +52,7 @@ class TrainConfig:
     per thing the route names that the features should pick out (doors, landmarks, goal)."""
     film_last_word: bool = False
     """The visual FiLM also reads the instruction LSTM's state at the last word, where the goal's
-    clause ends the route (the learned pooling settles on the first door or landmark)."""
+    clause ends the route (without it the learned pooling settled on the first door or landmark)."""
     goal_pool: bool = False
     """The visual FiLM also reads the words pooled with a bias toward the instruction's end (a
     learned score per word minus a learned slope times its distance from the last word): the
@@ -61,7 +61,8 @@ class TrainConfig:
     door_pool: bool = False
     """The visual FiLM also reads the words pooled with a bias toward the instruction's start (a
     learned score per word minus a learned slope times its distance from the first word): the
-    first door's colour, which the route names near its start and the other poolings leave out."""
+    first door's colour, which the route names near its start and the other poolings leave out.
+    Measured on the main job it costs success, and the door's colour stays unread (BENCHMARKS.md)."""
     visual_max_pool: bool = False
     """Also feed the policy the visual features maxed over the whole feature map (one value a
     channel, after the instruction's FiLM): whether what the instruction names is anywhere in

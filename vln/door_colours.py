@@ -118,9 +118,9 @@ def door_colour_test(policy, env_id: str, env_kwargs: Mapping[str, Any], episode
 
     ``route_door``: left by the route's door with the instruction; ``swapped_named_door``: left by
     the other door, the one the swapped instruction names; ``same_door``: left by the same door
-    both times; ``colour_read``: route's door with the instruction and the other door with the
-    swap (an agent that reads the colour scores 1, one that ignores it at most about
-    ``route_door * (1 - route_door)``).
+    both times; ``colour_read``: the route's door with the instruction and the other door with
+    the swap (an agent that reads the colour scores 1; one that ignores it takes the same door
+    both times and scores 0).
     """
     starts = two_door_starts(env_id, env_kwargs, episodes, seed, split)
     real = doors_taken(policy, env_id, env_kwargs, starts, [s.mission for s in starts], split, num_envs)
