@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.constants import COLOR_NAMES, DIR_VEC, DOOR
+from envs.core.constants import COLOR_NAMES, DOOR
+from envs.tasks.follow_route import start_door_cells
+from vln.sightlines import require_rooms_and_doors
 
 
 @dataclass(frozen=True)
@@ -31,17 +33,11 @@ class TwoDoorStart:
 
 
 def start_room_doors(env) -> list[tuple[int, int]]:
-    """The door cells next to the start room of a built-in env's current episode."""
+    """The door cells next to the start room of a built-in env's current episode (``start_door_cells``)."""
     episode, batch = env.episode, env.batch
-    rooms = episode.extras["room_of"]
-    start = rooms[int(batch.row[0]), int(batch.col[0])]
-    h, w = rooms.shape
-    doors = []
-    for row, col in zip(*np.nonzero(episode.grid == DOOR)):
-        near = [(row + dr, col + dc) for dr, dc in DIR_VEC.tolist()]
-        if any(0 <= r < h and 0 <= c < w and rooms[r, c] == start for r, c in near):
-            doors.append((int(row), int(col)))
-    return doors
+    start = np.array([[int(batch.row[0]), int(batch.col[0])]])
+    cells = start_door_cells(episode.grid[None], episode.extras["room_of"][None], start)[0]
+    return [(int(row), int(col)) for row, col in np.argwhere(cells)]
 
 
 def two_door_starts(env_id: str, env_kwargs: Mapping[str, Any], episodes: int, seed: int,
@@ -56,10 +52,8 @@ def two_door_starts(env_id: str, env_kwargs: Mapping[str, Any], episodes: int, s
     found: list[TwoDoorStart] = []
     for s in range(seed, seed + max_seeds):
         obs, _ = env.reset(seed=s)
-        episode = getattr(env, "episode", None)
-        if s == seed and (episode is None or "room_of" not in episode.extras or not (episode.grid == DOOR).any()):
-            raise ValueError(f"{env_id}: the door-colour test needs a built-in env with rooms and doors "
-                             "(vln/FollowRoute-v0)")
+        if s == seed:
+            require_rooms_and_doors(env, env_id, "the door-colour test")
         doors = start_room_doors(env)
         if len(doors) != 2:
             continue

@@ -59,9 +59,7 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
     kwargs = {**env_kwargs, "expert": "in_view", "split": split}
     probe = gym.make(env_id, **kwargs).unwrapped
     probe.reset(seed=seed)
-    episode = getattr(probe, "episode", None)
-    if episode is None or "room_of" not in episode.extras or not (episode.grid == DOOR).any():
-        raise ValueError(f"{env_id}: sightlines needs a built-in env with rooms and doors (vln/FollowRoute-v0)")
+    require_rooms_and_doors(probe, env_id, "sightlines")
     outcomes: Counter = Counter()
     doors: Counter = Counter()
     goal: Counter = Counter()
@@ -102,6 +100,13 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
             "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]},
             "distractor": {k: distractor[k] for k in DISTRACTOR_CASES if distractor[k]},
             "facing": {k: facing[k] for k in FACING_CASES if facing[k]}}
+
+
+def require_rooms_and_doors(env, env_id: str, what: str) -> None:
+    """ValueError unless ``env`` (unwrapped, reset) is a built-in env whose episode has rooms and doors."""
+    episode = getattr(env, "episode", None)
+    if episode is None or "room_of" not in episode.extras or not (episode.grid == DOOR).any():
+        raise ValueError(f"{env_id}: {what} needs a built-in env with rooms and doors (vln/FollowRoute-v0)")
 
 
 class _Track:

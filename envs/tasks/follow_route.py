@@ -360,14 +360,19 @@ class FollowRouteVectorEnv(VLNVectorEnv):
         super().__init__(task, num_envs, split, view_size, fov_deg, max_steps, reward_shaping, render_mode, vfov_deg, expert)
 
 
-def start_doors(grids: np.ndarray, room_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """(B,) doors of each start room: door cells with a floor cell of that room beside them
-    (4-neighbours), for grids and room maps (B, H, W) and start cells (B, 2), in whole arrays."""
+def start_door_cells(grids: np.ndarray, room_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(B, H, W) bool: the doors of each start room, door cells with a floor cell of that room
+    beside them (4-neighbours), for grids and room maps (B, H, W) and start cells (B, 2), in whole arrays."""
     room = room_of[np.arange(len(starts)), starts[:, 0], starts[:, 1]][:, None, None]
     pad = np.pad(room_of, ((0, 0), (1, 1), (1, 1)), constant_values=-1)
     beside = ((pad[:, :-2, 1:-1] == room) | (pad[:, 2:, 1:-1] == room)
               | (pad[:, 1:-1, :-2] == room) | (pad[:, 1:-1, 2:] == room))
-    return ((grids == DOOR) & beside).sum(axis=(1, 2))
+    return (grids == DOOR) & beside
+
+
+def start_doors(grids: np.ndarray, room_of: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """(B,) how many doors each start room has (``start_door_cells``)."""
+    return start_door_cells(grids, room_of, starts).sum(axis=(1, 2))
 
 
 def _near(mask: np.ndarray) -> np.ndarray:
