@@ -18,7 +18,7 @@ import numpy as np
 
 from envs.core.constants import COLOR_NAMES, DOOR
 from envs.tasks.follow_route import start_door_cells
-from vln.sightlines import require_rooms_and_doors
+from vln.sightlines import drive, require_rooms_and_doors
 
 
 @dataclass(frozen=True)
@@ -86,21 +86,17 @@ def doors_taken(policy, env_id: str, env_kwargs: Mapping[str, Any], starts: list
         wave = starts[first:first + num_envs]
         envs = [gym.make(env_id, **kwargs).unwrapped for _ in wave]
         resets = [e.reset(seed=s.seed) for e, s in zip(envs, wave)]
-        policy.begin(missions[first:first + len(wave)])
-        images = np.stack([obs["image"] for obs, _ in resets])
-        expert = np.array([info.get("expert_action", -1) for _, info in resets], np.int64)
         out: list[tuple[int, int] | None] = [None] * len(wave)
-        live = np.ones(len(wave), bool)
-        while live.any():
-            actions, _ = policy.act(images, expert)
-            for i in np.flatnonzero(live):
-                obs, _, terminated, truncated, info = envs[i].step(int(actions[i]))
-                images[i], expert[i] = obs["image"], info.get("expert_action", -1)
-                cell = (int(envs[i].batch.row[0]), int(envs[i].batch.col[0]))
-                if envs[i].batch.grid[0, cell[0], cell[1]] == DOOR:
-                    out[i], live[i] = cell, False
-                elif terminated or truncated:
-                    live[i] = False
+
+        def on_step(i: int, info: Mapping[str, Any], ended: bool) -> bool:
+            """Let env ``i`` go once it stands on a door, noting the door."""
+            cell = (int(envs[i].batch.row[0]), int(envs[i].batch.col[0]))
+            if envs[i].batch.grid[0, cell[0], cell[1]] == DOOR:
+                out[i] = cell
+                return True
+            return False
+
+        drive(policy, envs, resets, missions[first:first + len(wave)], on_step)
         taken += out
     return taken
 

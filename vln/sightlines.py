@@ -24,7 +24,7 @@ grounding one. A stop by a distractor with the goal in view is a grounding failu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -65,26 +65,19 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
     goal: Counter = Counter()
     distractor: Counter = Counter()
     facing: Counter = Counter()
+    policy = AgentPolicy(agent, "greedy", max_words=max_words)
     done = 0
     while done < episodes:
         n = min(num_envs, episodes - done)
         envs = [gym.make(env_id, **kwargs).unwrapped for _ in range(n)]
         first = [e.reset(seed=seed + done + i) for i, e in enumerate(envs)]
-        policy = AgentPolicy(agent, "greedy", max_words=max_words)
-        policy.begin([o["mission"] for o, _ in first])
-        images = np.stack([o["image"] for o, _ in first])
         tracks = [_Track(e, info, o["mission"]) for e, (o, info) in zip(envs, first)]
-        live = np.ones(n, bool)
-        while live.any():
-            actions, _ = policy.act(images, np.full(n, -1))
-            for i in np.flatnonzero(live):
-                obs, _, terminated, truncated, info = envs[i].step(int(actions[i]))
-                images[i] = obs["image"]
-                if terminated or truncated:
-                    live[i] = False
-                    tracks[i].end(info)
-                else:
-                    tracks[i].step(info)
+
+        def on_step(i: int, info: Mapping[str, Any], ended: bool) -> bool:
+            tracks[i].end(info) if ended else tracks[i].step(info)
+            return False
+
+        drive(policy, envs, first, [o["mission"] for o, _ in first], on_step)
         for t in tracks:
             category = failure_category(t.final)
             outcomes[category or "success"] += 1
@@ -100,6 +93,30 @@ def sightlines(agent, env_id: str, env_kwargs: Mapping[str, Any], episodes: int,
             "doors": {k: doors[k] for k in DOOR_CASES if doors[k]}, "goal": {k: goal[k] for k in GOAL_CASES if goal[k]},
             "distractor": {k: distractor[k] for k in DISTRACTOR_CASES if distractor[k]},
             "facing": {k: facing[k] for k in FACING_CASES if facing[k]}}
+
+
+def drive(policy, envs: list, resets: list[tuple[Mapping[str, Any], Mapping[str, Any]]], missions: list[str],
+          on_step: Callable[[int, Mapping[str, Any], bool], bool]) -> None:
+    """Step the (unwrapped, reset) ``envs`` with ``policy``, each with its instruction in
+    ``missions``, until every episode has ended or been let go.
+
+    ``resets`` are the envs' ``(obs, info)`` from their resets. After each step of env ``i``,
+    ``on_step(i, info, ended)`` is called (``ended``: terminated or truncated); env ``i`` stops
+    there when the episode ended or ``on_step`` returns True. The policy gets the env's
+    ``expert_action`` too (-1 where there is none), so ``ExpertPolicy`` drives as well.
+    """
+    policy.begin(missions)
+    images = np.stack([obs["image"] for obs, _ in resets])
+    expert = np.array([info.get("expert_action", -1) for _, info in resets], np.int64)
+    live = np.ones(len(envs), bool)
+    while live.any():
+        actions, _ = policy.act(images, expert)
+        for i in np.flatnonzero(live):
+            obs, _, terminated, truncated, info = envs[i].step(int(actions[i]))
+            images[i], expert[i] = obs["image"], info.get("expert_action", -1)
+            ended = bool(terminated or truncated)
+            if on_step(i, info, ended) or ended:
+                live[i] = False
 
 
 def require_rooms_and_doors(env, env_id: str, what: str) -> None:
