@@ -43,7 +43,8 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
           learning_rate: Callable[[float], float] | None = None, resumable: bool = False) -> dict[str, float]:
     """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step.
 
-    It ends early on a stop signal (``run.should_pause``). A ``resumable`` fit (behaviour
+    It ends early on a stop signal or once its phase's time is spent (``run.should_pause``:
+    imitation's leaves ``rl_reserve_s`` of the budget to REINFORCE). A ``resumable`` fit (behaviour
     cloning: its data is the same after a resume) is then checkpointed where it stands, and
     continues from that minibatch on ``--resume``; the caller handles the others.
     """
@@ -54,7 +55,7 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
     try:
         stats = fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
                     max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase, start, resumable),
-                    stop=run.should_pause, learning_rate=learning_rate, start=start,
+                    stop=partial(run.should_pause, phase != "rl"), learning_rate=learning_rate, start=start,
                     word_dropout=run.config.word_dropout, word_insert=run.config.word_insert,
                     word_insert_end=run.config.word_insert_end,
                     augment=run.augment)
@@ -187,7 +188,7 @@ def dagger(run: RunState, env, agent, dataset: list[Sample]) -> None:
         compile_imitation(run, agent, config.il_lr_final if config.il_lr_final > 0 else None)
         for k in range(c["round"]):  # on resume, earlier rounds' data is re-collected with the restored agent
             dataset += imitation_samples(episodes(k))
-    while c["round"] < config.dagger_rounds and not run.out_of_time():
+    while c["round"] < config.dagger_rounds and not run.out_of_time(imitation=True):
         trajs = episodes(c["round"])
         c["env_frames"] += sum(len(t) for t in trajs)
         fresh = imitation_samples(trajs)

@@ -70,14 +70,18 @@ class RunState:
     def elapsed(self) -> float:
         return self.counters["wall_time"] + (time.time() - self.started)
 
-    def out_of_time(self) -> bool:
-        """Whether the run's training time budget (``time_budget_s``, 0: none) is spent."""
-        return 0 < self.config.time_budget_s <= self.elapsed()
+    def out_of_time(self, imitation: bool = False) -> bool:
+        """Whether the run's training time budget (``time_budget_s``, 0: none) is spent; for
+        ``imitation``, the budget less what it keeps for REINFORCE (``rl_reserve_s``)."""
+        budget = self.config.time_budget_s
+        if imitation and self.config.rl_updates > 0:
+            budget -= self.config.rl_reserve_s
+        return 0 < self.config.time_budget_s and budget <= self.elapsed()
 
     # ------------------------------------------------------------ stop signals
-    def should_pause(self) -> bool:
-        """A loop's stop test: the time budget is spent, or a stop signal came."""
-        return requested() is not None or self.out_of_time()
+    def should_pause(self, imitation: bool = False) -> bool:
+        """A loop's stop test: the time budget (``out_of_time``) is spent, or a stop signal came."""
+        return requested() is not None or self.out_of_time(imitation)
 
     def stop_here(self, agent=None, during: str | None = None, why: str | None = None) -> None:
         """At a safe point: where a stop signal came, checkpoint ``agent`` (given where the

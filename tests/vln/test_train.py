@@ -139,6 +139,19 @@ def test_time_budget_cuts_phases(tmp_path):
     assert [r.split(",")[0] for r in rows] == ["il"]  # one imitation row; no DAgger round, no REINFORCE update
 
 
+def test_time_budget_keeps_its_reserve_for_reinforce(tmp_path):
+    """With rl_reserve_s, imitation stops once the budget less the reserve is spent, and REINFORCE
+    still runs in the reserve; a reserve that is not below the budget is refused."""
+    config = preset("tiny", out=str(tmp_path / "run"), il_epochs=50.0, dagger_rounds=3, rl_updates=2,
+                    time_budget_s=300.0, rl_reserve_s=299.999)
+    run(config, progress=False)
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["il", "rl", "rl"]  # cloning cut, no DAgger round, both updates
+    assert (tmp_path / "run" / "eval_before_rl.json").exists()
+    with pytest.raises(ValueError, match="--rl-reserve-s"):
+        preset("tiny", time_budget_s=60.0, rl_reserve_s=60.0)
+
+
 def test_the_main_job_trains_a_route_follower_by_imitation_then_reinforce():
     config = preset("default")
     assert config.env == "vln/FollowRoute-v0"
