@@ -236,7 +236,7 @@ class TrainConfig:
                              entropy_coef=self.entropy_coef, value_coef=self.value_coef, il_mix=self.il_mix, rl_stop_reward=self.rl_stop_reward,
                              progress_coef=self.progress_coef, target_coef=self.target_coef, goal_coef=self.goal_coef, word_dropout=self.word_dropout, word_insert=self.word_insert, colour_swap=self.colour_swap, pg_coef=self.pg_coef, il_lr_final=self.il_lr_final, rl_value_warmup=self.rl_value_warmup,
                              eval_episodes=self.eval_episodes, eval_seed=self.eval_seed, monitor_episodes=self.monitor_episodes,
-                             time_budget=self.time_budget_s, rl_reserve=self.rl_reserve_s, max_words=self.max_words)
+                             time_budget=self.time_budget_s, rl_reserve_s=self.rl_reserve_s, max_words=self.max_words)
         for name in ("il_noise", "dagger_beta", "gamma", "word_dropout", "word_insert", "colour_swap"):  # probabilities and the discount
             if getattr(self, name) > 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at most 1, got {getattr(self, name)}")
