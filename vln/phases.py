@@ -55,7 +55,7 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
     try:
         stats = fit(agent, samples, epochs=epochs, batch_size=batch_size, chunk=run.config.chunk,
                     max_words=run.config.max_words, rng=run.rng, on_step=_on_step(run, phase, start, resumable),
-                    stop=partial(run.should_pause, phase != "rl"), learning_rate=learning_rate, start=start,
+                    stop=partial(run.should_pause, imitation=phase != "rl"), learning_rate=learning_rate, start=start,
                     word_dropout=run.config.word_dropout, word_insert=run.config.word_insert,
                     word_insert_end=run.config.word_insert_end,
                     augment=run.augment)
