@@ -35,6 +35,7 @@ from vln.run_state import RunState
 
 # Seeds of each phase live in their own range, so phases never share episodes.
 IL_SEED, DAGGER_SEED, RL_SEED, VOCAB_SEED, MONITOR_SEED = 0, 10_000_000, 20_000_000, 30_000_000, 40_000_000
+EXTRA_SEED = 50_000_000  # the extra env's demonstrations
 LOG_EVERY = 25  # imitation minibatches between metrics rows
 
 
@@ -44,7 +45,7 @@ def train(run: RunState, agent, phase: str, samples: list[Sample], epochs: float
     """``vln.optimiser.fit`` on the run's agent; a NaN/Inf loss stops the run naming the step.
 
     It ends early on a stop signal or once its phase's time is spent (``run.should_pause``:
-    imitation's leaves ``rl_reserve_s`` of the budget to REINFORCE). A ``resumable`` fit (behaviour
+    imitation's leaves ``rl_reserve``'s share of the budget to REINFORCE). A ``resumable`` fit (behaviour
     cloning: its data is the same after a resume) is then checkpointed where it stands, and
     continues from that minibatch on ``--resume``; the caller handles the others.
     """
@@ -127,8 +128,11 @@ def cloning_rate(config) -> Callable[[float], float] | None:
 
 
 # ----------------------------------------------------------------------------- 1. demonstrations
-def demonstrations(run: RunState, env) -> tuple[list[Sample], list[Sample]]:
+def demonstrations(run: RunState, env, extra=None) -> tuple[list[Sample], list[Sample]]:
     """(imitation samples, samples for REINFORCE's imitation mix), each [] where no phase left needs it.
+
+    ``extra`` (``--extra-env``'s vector env, or None) adds ``extra_episodes`` of its expert's
+    demonstrations to both.
 
     The same seeds give the same demonstrations, also after ``--resume`` or ``--init``.
     """
@@ -143,7 +147,11 @@ def demonstrations(run: RunState, env) -> tuple[list[Sample], list[Sample]]:
     stop = partial(run.stop_here, during="demonstration collection",
                    why="the demonstrations are collected again from their seeds on --resume")
     progress = config.progress_coef > 0  # the expert's own episodes: their steps' progress is known
-    dataset = imitation_samples(run_episodes(env, expert, config.il_episodes, IL_SEED, interrupt=stop), progress=progress)
+    trajs = run_episodes(env, expert, config.il_episodes, IL_SEED, interrupt=stop)
+    if extra is not None and config.extra_episodes > 0:
+        extra_expert = ExpertPolicy(config.il_noise, movement_actions(extra), seed=config.seed + 1)
+        trajs += run_episodes(extra, extra_expert, config.extra_episodes, EXTRA_SEED, interrupt=stop)
+    dataset = imitation_samples(trajs, progress=progress)
     mix = imitation_samples([s.traj for s in dataset], weight=config.il_mix, progress=progress) if mix_demos else []
     if run.pending("il") and not c["minibatch"]:  # (a resume part way through cloning counted them)
         c["env_frames"] += sum(len(s.traj) for s in dataset)

@@ -72,10 +72,10 @@ class RunState:
 
     def out_of_time(self, imitation: bool = False) -> bool:
         """Whether the run's training time budget (``time_budget_s``, 0: none) is spent; for
-        ``imitation``, the budget less what it keeps for REINFORCE (``rl_reserve_s``)."""
+        ``imitation``, the budget less the share it keeps for REINFORCE (``rl_reserve``)."""
         budget = self.config.time_budget_s
         if imitation and self.config.rl_updates > 0:
-            budget -= self.config.rl_reserve_s
+            budget *= 1 - self.config.rl_reserve
         return 0 < self.config.time_budget_s and budget <= self.elapsed()
 
     # ------------------------------------------------------------ stop signals

@@ -56,26 +56,42 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
         not config.init_agent or (config.il_mix > 0 and config.rl_updates > 0))
     env = make_vector_env(config.env, config.num_envs, "train", config.training_env_kwargs(), imitation=imitation,
                           workers=config.env_workers)
+    extra = None
     try:
+        if config.extra_env:
+            extra = make_extra_env(config, env)
         for flag, key in (("target", "target_view"), ("goal", "goal_view")):
             if getattr(config, f"{flag}_coef") > 0 and key not in env.reset(seed=config.seed)[1]:
                 raise ValueError(f'--{flag}-coef needs the env\'s info["{key}"]; the built-in envs give it with '
                                  '"expert": "in_view" or "scanning" in --env-kwargs')
         # SIGTERM / SIGINT stop the run at its next safe point, checkpointed (vln.preemption).
         with compute_precision(config.mixed_precision), stop_on_signals(), data_parallel(config):
-            return _train(config, env, state, progress)
+            return _train(config, env, extra, state, progress)
     finally:
         env.close()
+        if extra is not None:
+            extra.close()
 
 
-def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: bool) -> dict[str, Any]:
+def make_extra_env(config: TrainConfig, env):
+    """``config.extra_env``'s training vector env, checked to share ``env``'s actions and frames."""
+    extra = make_vector_env(config.extra_env, config.num_envs, "train", config.extra_env_kwargs, imitation=True)
+    shapes = [(int(e.single_action_space.n), tuple(e.single_observation_space["image"].shape)) for e in (env, extra)]
+    if shapes[0] != shapes[1]:
+        extra.close()
+        raise ValueError(f"--extra-env {config.extra_env} has {shapes[1][0]} actions and frames {shapes[1][1]}; "
+                         f"--env has {shapes[0][0]} and {shapes[0][1]}")
+    return extra
+
+
+def _train(config: TrainConfig, env, extra, state: dict[str, Any] | None, progress: bool) -> dict[str, Any]:
     import keras
 
     check_writable(config.out)  # an unwritable --out fails now, not at the first checkpoint
     keras.utils.set_random_seed(config.seed)
     run = RunState(config, progress)
     try:
-        agent = start(run, env, state)
+        agent = start(run, env, extra, state)
         if config.colour_swap > 0:
             from vln.augmentation import ColourSwap
 
@@ -86,7 +102,7 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
             # Once per run (max_words is known now); each collection refills its bank.
             run.device = DeviceEpisodes(agent, config.env, config.training_env_kwargs(), config.num_envs,
                                         config.max_words)
-        dataset, mix = phases.demonstrations(run, env)
+        dataset, mix = phases.demonstrations(run, env, extra)
         phases.behaviour_cloning(run, agent, dataset)
         phases.dagger(run, env, agent, dataset)
         del dataset
@@ -97,7 +113,7 @@ def _train(config: TrainConfig, env, state: dict[str, Any] | None, progress: boo
         run.close()
 
 
-def start(run: RunState, env, state: dict[str, Any] | None):
+def start(run: RunState, env, extra, state: dict[str, Any] | None):
     """The run's agent: restored from its checkpoint, loaded with ``--init``, or new."""
     config, out = run.config, run.dir
     if state is None:
@@ -119,6 +135,8 @@ def start(run: RunState, env, state: dict[str, Any] | None):
         run.skip_to("rl")
     else:
         missions = sample_missions(env, 2000, phases.VOCAB_SEED)
+        if extra is not None:  # its words join the vocabulary
+            missions += sample_missions(extra, 2000, phases.VOCAB_SEED)
         if config.max_words == 0:
             config.max_words = default_max_words(missions)
         atomic_write_text(out / "config.json", config.to_json())

@@ -64,7 +64,7 @@ def help_lines(out: str) -> dict[str, str]:
 
 def test_every_field_has_a_docstring():
     docs = field_docs(TrainConfig)
-    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 64
+    assert set(docs) == {f.name for f in dataclasses.fields(TrainConfig)} and len(docs) == 67
     assert docs["num_envs"] == "Envs of the native vector env, stepped as one batch."
     assert docs["il_mix"].startswith("Weight of the imitation loss mixed into REINFORCE (EnvDrop uses 0.2; 0 disables): "
                                      "each update also")  # a docstring of two lines, joined

@@ -102,7 +102,7 @@ def test_resume_after_kill(tmp_path):
     """Kill a run once it has checkpointed; --resume finishes it from the checkpoint."""
     out = tmp_path / "run"
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--preset", "tiny", "--out", str(out), "--no-progress",
-           "--rl-updates", "400", "--eval-episodes", "8"]
+           "--rl-updates", "100", "--eval-episodes", "8"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out / "checkpoint" / "state.json"
@@ -118,14 +118,13 @@ def test_resume_after_kill(tmp_path):
     proc.wait()
     killed_at = json.loads(state.read_text())
     assert not (out / "eval.json").exists()
-    cmd[cmd.index("--rl-updates") + 1] = "400"
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     final = json.loads(state.read_text())
-    assert final["phase"] == "done" and final["update"] == 400 and final["update"] > killed_at["update"]
+    assert final["phase"] == "done" and final["update"] == 100 and final["update"] > killed_at["update"]
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     rl_steps = [int(r.split(",")[1]) for r in rows if r.startswith("rl,")]
-    assert rl_steps == sorted(set(rl_steps)) and rl_steps[-1] == 400  # no step logged twice
+    assert rl_steps == sorted(set(rl_steps)) and rl_steps[-1] == 100  # no step logged twice
     assert (out / "eval.json").exists()
 
 
@@ -140,16 +139,17 @@ def test_time_budget_cuts_phases(tmp_path):
 
 
 def test_time_budget_keeps_its_reserve_for_reinforce(tmp_path):
-    """With rl_reserve_s, imitation stops once the budget less the reserve is spent, and REINFORCE
-    still runs in the reserve; a reserve that is not below the budget is refused."""
+    """With rl_reserve, imitation stops once the budget less the reserved share is spent, and
+    REINFORCE still runs in the reserve; a share of 1 or more is refused."""
     config = preset("tiny", out=str(tmp_path / "run"), il_epochs=50.0, dagger_rounds=3, rl_updates=2,
-                    time_budget_s=300.0, rl_reserve_s=299.999)
+                    time_budget_s=300.0, rl_reserve=0.99999)
     run(config, progress=False)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["il", "rl", "rl"]  # cloning cut, no DAgger round, both updates
     assert (tmp_path / "run" / "eval_before_rl.json").exists()
-    with pytest.raises(ValueError, match="--rl-reserve-s"):
-        preset("tiny", time_budget_s=60.0, rl_reserve_s=60.0)
+    with pytest.raises(ValueError, match="--rl-reserve is a share"):
+        preset("tiny", time_budget_s=60.0, rl_reserve=1.0)
+    assert preset("default", time_budget_s=60.0).rl_reserve == 0.18  # a short budget keeps the same share
 
 
 def test_the_main_job_trains_a_route_follower_by_imitation_then_reinforce():
@@ -225,3 +225,29 @@ def test_train_env_kwargs_reach_the_training_envs_only(tmp_path, monkeypatch):
     assert made[0] == ("train", {**route, "lookalikes": 1.0})
     assert len(made) > 1 and all(kwargs == route for _, kwargs in made[1:]), made
     assert {split for split, _ in made[1:]} >= {"seen", "unseen"}
+
+
+def test_an_extra_env_adds_its_expert_demonstrations(tmp_path):
+    """--extra-env's demonstrations join the main env's (multi-task imitation); an env with other
+    frames, or the flags apart, is refused."""
+    from vln import phases
+    from vln.run_state import RunState
+    from vln.train import make_extra_env
+
+    config = preset("tiny", env="vln/FollowRoute-v0", env_kwargs={"num_rooms": [2, 2], "max_steps": 40},
+                    extra_env="vln/GoToObject-v0", extra_episodes=5, il_episodes=4, out=str(tmp_path / "run"))
+    env = make_vector_env(config.env, config.num_envs, "train", config.training_env_kwargs(), imitation=True)
+    extra = make_extra_env(config, env)
+    try:
+        dataset, _ = phases.demonstrations(RunState(config, progress=False), env, extra)
+    finally:
+        extra.close()
+    routes = [s for s in dataset if "door" in s.traj.mission]  # every route names a door; no GoToObject mission does
+    assert len(routes) == 4 and len(dataset) == 9
+    assert all(s.traj.seed >= phases.EXTRA_SEED for s in dataset if "door" not in s.traj.mission)
+    with pytest.raises(ValueError, match="--extra-env vln/GoToObject-v0 has 4 actions and frames \\(32, 32, 3\\)"):
+        make_extra_env(preset("tiny", env="vln/FollowRoute-v0", extra_env="vln/GoToObject-v0", extra_episodes=5,
+                              extra_env_kwargs={"view_size": 32}), env)
+    env.close()
+    with pytest.raises(ValueError, match="--extra-env and --extra-episodes go together"):
+        preset("tiny", extra_episodes=5)

@@ -52,6 +52,7 @@ def config_from_args(args: argparse.Namespace):
     values = dataclass_values(TrainConfig, args)
     values["env_kwargs"] = parse_env_kwargs(values["env_kwargs"])
     values["train_env_kwargs"] = parse_env_kwargs(values["train_env_kwargs"], "--train-env-kwargs")
+    values["extra_env_kwargs"] = parse_env_kwargs(values["extra_env_kwargs"], "--extra-env-kwargs")
     return TrainConfig.from_dict(values)
 
 
