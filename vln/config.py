@@ -29,7 +29,7 @@ class TrainConfig:
     extra_env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments for ``extra_env``."""
     extra_episodes: int = 0
-    """Demonstrations from ``extra_env`` added to ``il_episodes``' (0: none)."""
+    """Demonstrations from ``extra_env``, added to the ``il_episodes`` from ``env`` (0: none)."""
     out: str = "runs/default"
     """Run folder: agent.keras, config.json, metrics.csv, eval.json, curves.png, checkpoint/."""
     seed: int = 0
@@ -310,7 +310,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # distractors that share its colour or type, and other wordings of a goal ("find the {obj}
     # and stop next to it", where the object is not the last word). Without them the agent stops
     # by a distractor more often and times out on the held-out goal clause "go to the {obj} and
-    # stop". At twice the learning rate (lr 2e-3) the agent also reads the first door's colour.
+    # stop". Twice the learning rate (lr 2e-3) fits the training layouts more closely (without
+    # those demonstrations: seen SR +0.04 and +0.06 on two seeds, unseen level).
     "default": dict(env="vln/FollowRoute-v0", env_kwargs={**ROUTE_ENV, "expert": "in_view"}, bidirectional=True,
                     film_last_word=True, lr=2e-3,
                     extra_env="vln/GoToObject-v0", extra_env_kwargs={"expert": "in_view"}, extra_episodes=1000,

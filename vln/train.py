@@ -58,7 +58,7 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
                           workers=config.env_workers)
     extra = None
     try:
-        if config.extra_env:
+        if config.extra_env and imitation:
             extra = make_extra_env(config, env)
         for flag, key in (("target", "target_view"), ("goal", "goal_view")):
             if getattr(config, f"{flag}_coef") > 0 and key not in env.reset(seed=config.seed)[1]:
