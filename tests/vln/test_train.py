@@ -102,7 +102,7 @@ def test_resume_after_kill(tmp_path):
     """Kill a run once it has checkpointed; --resume finishes it from the checkpoint."""
     out = tmp_path / "run"
     cmd = [sys.executable, str(ROOT / "scripts" / "train.py"), "--preset", "tiny", "--out", str(out), "--no-progress",
-           "--rl-updates", "100", "--eval-episodes", "8"]
+           "--rl-updates", "40", "--eval-episodes", "8"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     state = out / "checkpoint" / "state.json"
@@ -121,10 +121,10 @@ def test_resume_after_kill(tmp_path):
     done = subprocess.run(cmd + ["--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     final = json.loads(state.read_text())
-    assert final["phase"] == "done" and final["update"] == 100 and final["update"] > killed_at["update"]
+    assert final["phase"] == "done" and final["update"] == 40 and final["update"] > killed_at["update"]
     rows = (out / "metrics.csv").read_text().splitlines()[1:]
     rl_steps = [int(r.split(",")[1]) for r in rows if r.startswith("rl,")]
-    assert rl_steps == sorted(set(rl_steps)) and rl_steps[-1] == 100  # no step logged twice
+    assert rl_steps == sorted(set(rl_steps)) and rl_steps[-1] == 40  # no step logged twice
     assert (out / "eval.json").exists()
 
 
