@@ -73,14 +73,19 @@ def run(config: TrainConfig, resume: bool = False, progress: bool = True) -> dic
             extra.close()
 
 
+def actions_and_frames(env) -> tuple[int, tuple[int, ...]]:
+    """A vector env's number of actions and the shape of one frame."""
+    return int(env.single_action_space.n), tuple(int(d) for d in env.single_observation_space["image"].shape)
+
+
 def make_extra_env(config: TrainConfig, env):
     """``config.extra_env``'s training vector env, checked to share ``env``'s actions and frames."""
     extra = make_vector_env(config.extra_env, config.num_envs, "train", config.extra_env_kwargs, imitation=True)
-    shapes = [(int(e.single_action_space.n), tuple(e.single_observation_space["image"].shape)) for e in (env, extra)]
-    if shapes[0] != shapes[1]:
+    (actions, frames), (extra_actions, extra_frames) = actions_and_frames(env), actions_and_frames(extra)
+    if (actions, frames) != (extra_actions, extra_frames):
         extra.close()
-        raise ValueError(f"--extra-env {config.extra_env} has {shapes[1][0]} actions and frames {shapes[1][1]}; "
-                         f"--env has {shapes[0][0]} and {shapes[0][1]}")
+        raise ValueError(f"--extra-env {config.extra_env} has {extra_actions} actions and frames {extra_frames}; "
+                         f"--env has {actions} and {frames}")
     return extra
 
 
@@ -232,8 +237,8 @@ def build_agent(config: TrainConfig, env, missions: list[str]):
     from envs.core.in_view_expert import TARGET_VIEWS
 
     vocab = Vocabulary.build(missions)
-    image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
-    agent_config = AgentConfig(vocab_size=len(vocab), num_actions=int(env.single_action_space.n), image_shape=image_shape,
+    actions, image_shape = actions_and_frames(env)
+    agent_config = AgentConfig(vocab_size=len(vocab), num_actions=actions, image_shape=image_shape,
                                hidden=config.hidden, rnn=config.rnn, bidirectional=config.bidirectional,
                                text_hidden=config.text_hidden, visual_stem=config.visual_stem,
                                step_film=config.step_film, pool_heads=config.pool_heads,
@@ -255,8 +260,7 @@ def load_init_agent(config: TrainConfig, env):
     """``config.init_agent`` (agent.keras or a run folder) and its run's max_words (or None),
     checked against the env's actions and frames."""
     agent, max_words = load_checkpoint(config.init_agent)
-    actions = int(env.single_action_space.n)
-    image_shape = tuple(int(d) for d in env.single_observation_space["image"].shape)
+    actions, image_shape = actions_and_frames(env)
     if agent.config.num_actions != actions or tuple(agent.config.image_shape) != image_shape:
         raise ValueError(f"--init {config.init_agent}: the agent has {agent.config.num_actions} actions and frames "
                          f"{tuple(agent.config.image_shape)}, the env {actions} and {image_shape}")
