@@ -346,7 +346,8 @@ section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:8px 1
 h2{font-size:17px;margin:8px 0}h3{font-size:15px;margin:10px 0 4px}
 table{border-collapse:collapse;margin:4px 16px 8px 0}th,td{padding:2px 8px;border-bottom:1px solid #eceff2;text-align:left}
 caption{text-align:left;font-weight:600;padding:2px 0}.tables{display:flex;flex-wrap:wrap;align-items:flex-start}
-table.kv{display:block;columns:3;column-gap:24px}table.kv tr{display:table;width:100%;break-inside:avoid}
+table.kv{display:block;columns:3;column-gap:24px}table.kv tr{display:table;width:100%;table-layout:fixed;break-inside:avoid}
+table.kv th{width:48%}table.kv td{overflow-wrap:anywhere}
 .results td,.results th{white-space:nowrap}small{color:#66707a}.muted{color:#66707a}img{max-width:100%}
 .filters button{margin:0 6px 8px 0;padding:4px 10px;border:1px solid #9aa5b1;border-radius:14px;background:#fff;cursor:pointer}
 .filters button.on{background:#1d2a3a;color:#fff}#shown{color:#66707a;margin-left:8px}
