@@ -333,11 +333,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # demonstrations, not the main job's 1,000: with 1,000 beside the longer routes the imitation
     # agent timed out on a third of the held-out goal clause "go to the {obj} and stop". On the
     # full task REINFORCE adds the most (+0.06 unseen SR in 60 updates), so it gets 200.
-    "route_full": {**MAIN_JOB, **dict(
-        env_kwargs={"reward_shaping": True, "expert": "in_view"},
+    "route_full": dict(
+        MAIN_JOB, env_kwargs={"reward_shaping": True, "expert": "in_view"},
         train_env_kwargs={"num_rooms": [3, 6], "landmarks_per_room": [1, 3]},
         chunk=150, il_episodes=8000, extra_episodes=2000, dagger_episodes=1500, rl_updates=200,
-        time_budget_s=3300.0, rl_reserve=0.15)},
+        time_budget_s=3300.0, rl_reserve=0.15),
     # A few seconds: for tests and smoke runs. No report (--report writes one): its videos
     # would add about a fifth to each of the test suite's many tiny runs.
     "tiny": dict(num_envs=8, hidden=32, text_hidden=16, il_episodes=32, il_epochs=1.0, dagger_rounds=1,
